@@ -1,0 +1,20 @@
+# The README's two commands: `make main` (the main job) and `make test` (the test suite).
+# Both create .venv first when it is missing (tools/bootstrap.sh is idempotent).
+
+.PHONY: main test bootstrap benchmarks format
+
+bootstrap:
+	@tools/bootstrap.sh
+
+main: bootstrap
+	@tools/run_main.sh
+
+test: bootstrap
+	@.venv/bin/python -m pytest -q tests
+
+benchmarks: bootstrap
+	@.venv/bin/python -m benchmarks
+
+format: bootstrap
+	@.venv/bin/python -m isort --profile black fairseq_recipes preprocess tests benchmarks
+	@.venv/bin/python -m black fairseq_recipes preprocess tests benchmarks

@@ -1,0 +1,12 @@
+"""fairseq_recipes: sequential pre-training of multilingual encoder and seq2seq models.
+
+Load with ``fairseq-train --user-dir fairseq_recipes``. fairseq auto-imports only the
+``tasks/`` and ``models/`` packages of a user dir (and only on the first import), so every
+registering module is imported here explicitly.
+"""
+
+from . import compat
+
+compat.install()
+
+from . import criterions, models, tasks  # noqa: E402,F401  (register)

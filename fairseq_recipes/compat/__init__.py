@@ -1,0 +1,8 @@
+"""Fixes to stock fairseq 0.12 that the plugin applies when it is loaded."""
+
+from . import clean_exit, safe_checkpoints
+
+
+def install() -> None:
+    safe_checkpoints.install()
+    clean_exit.install()

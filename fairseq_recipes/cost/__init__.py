@@ -1,0 +1,1 @@
+"""Model shapes, parameter counts and compute cost."""

@@ -1,0 +1,68 @@
+"""Every number the paper states, in one place.
+
+Soltan et al., "Recipes for Sequential Pre-training of Multilingual Encoder and Seq2Seq
+Models", Findings of ACL 2023. Settings the paper leaves open are XLM-R's (Conneau et al.
+2020) or fairseq's RoBERTa recipe, and say so. Nothing else in the project types these
+numbers: scripts read them through ``fairseq_recipes.recipes``.
+"""
+
+# ---- data (paper: pre-training data) --------------------------------------------
+#: the paper's 12 pre-training languages
+LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "it", "ja", "mr", "pt", "ta", "te")
+#: language sampling exponent, p_i ~ (n_i / N)^alpha (XLM-R; the paper follows it)
+SAMPLING_ALPHA = 0.3
+#: tokens per training block, bos and eos included
+TOKENS_PER_SAMPLE = 512
+#: SentencePiece character coverage for many scripts (sentencepiece's multilingual default)
+CHARACTER_COVERAGE = 0.9995
+
+# ---- noise (paper: pre-training objectives) -------------------------------------
+#: MLM: fraction of tokens selected; of those 80% <mask>, 10% random, 10% unchanged
+MLM_MASK_PROB = 0.15
+MLM_RANDOM_TOKEN_PROB = 0.1
+MLM_LEAVE_UNMASKED_PROB = 0.1
+#: span denoising (BART/mBART text infilling): fraction of tokens noised, span lengths
+SPAN_NOISE_RATIO = 0.15
+SPAN_POISSON_LAMBDA = 3.0
+
+# ---- model shapes (paper, Table 1) -------------------------------------------------------
+HIDDEN = 1024
+FFN = 4096
+HEADS = 16
+ENCODER_LAYERS = 12
+#: decoder depths of the seq2seq models: bart_12e12d, bart_12e2d, bart_12e1d
+DECODER_LAYERS = {"bart_12e12d": 12, "bart_12e2d": 2, "bart_12e1d": 1}
+DROPOUT = 0.1
+#: XLM-R's (the paper does not say): dropout inside attention and after the activation
+ATTENTION_DROPOUT = 0.1
+ACTIVATION_DROPOUT = 0.0
+
+# ---- pre-training optimisation (paper: pre-training setup) ----------------------
+TOKENS_PER_UPDATE = 1_000_000
+PRETRAIN_UPDATES = 500_000
+PRETRAIN_PEAK_LR = 1.5e-4
+PRETRAIN_WARMUP_UPDATES = 5_000
+PRETRAIN_END_LR = 5e-6
+#: Adam, with XLM-R's / RoBERTa's betas, epsilon, weight decay and clipping (not in the paper)
+ADAM_BETAS = (0.9, 0.98)
+ADAM_EPS = 1e-6
+WEIGHT_DECAY = 0.01
+CLIP_NORM = 0.0
+
+# ---- recipe 1: the seq2seq encoder continued with MLM (paper: recipe 1, Table 1 row "bart-12e12d+mlm") -----------------
+MLM_CONTINUE_UPDATES = 100_000
+MLM_CONTINUE_PEAK_LR = 1e-4
+MLM_CONTINUE_WARMUP_UPDATES = 1_000
+
+# ---- recipe 2: two-stage seq2seq from the MLM encoder (paper: recipe 2, Table 1 rows "2stage-*") -----------------
+TWO_STAGE_UPDATES = 500_000
+#: the "-unfrz" variant: frozen for the first 200k updates, then 150k unfrozen
+UNFREEZE_FROZEN_UPDATES = 200_000
+UNFREEZE_UNFROZEN_UPDATES = 150_000
+
+# ---- compute (paper, Table 1) -----------------------------------------------------------
+#: one Training Unit: 100k updates of 12 layers of width 1024 at 1M tokens per update
+TU_UPDATES = 100_000
+TU_LAYERS = 12
+#: the paper's estimate of a frozen layer's cost relative to a trained one (forward only)
+FROZEN_LAYER_COST = 0.5

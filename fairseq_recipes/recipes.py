@@ -1,0 +1,182 @@
+"""The rows of the paper's Table 1 as training stages: the one source of truth for scripts.
+
+Each ``train_scripts/<name>.sh`` reads its settings with
+``python -m fairseq_recipes.recipes shell <name>`` (shell assignments), and the compute
+ledger reads the same definitions, so no number is typed twice. Paper numbers come from
+``fairseq_recipes.paper``.
+"""
+
+import argparse
+import shlex
+import sys
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from . import paper
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pre-training run: a row of Table 1 (or one stage of a row)."""
+
+    name: str  # the row's name in Table 1 and of its train script
+    arch: str  # fairseq architecture
+    task: str  # fairseq task
+    criterion: str
+    encoder_layers: int
+    decoder_layers: int  # 0 for an encoder-only model
+    updates: int
+    peak_lr: float
+    warmup_updates: int
+    end_lr: float = paper.PRETRAIN_END_LR
+    noise_mode: str = ""  # span denoising: drop or mask
+    init_from: Optional[str] = None  # the stage whose checkpoint initializes this one
+    freeze_encoder_updates: int = 0  # recipe 2: -1 frozen throughout, N first N updates
+    cross_attention: str = "standard"  # recipe 2: standard or fusion
+
+
+def _mlm(name, **kw):
+    defaults = dict(
+        arch="roberta_12e",
+        task="recipes_mlm",
+        criterion="masked_lm",
+        encoder_layers=paper.ENCODER_LAYERS,
+        decoder_layers=0,
+        updates=paper.PRETRAIN_UPDATES,
+        peak_lr=paper.PRETRAIN_PEAK_LR,
+        warmup_updates=paper.PRETRAIN_WARMUP_UPDATES,
+    )
+    return Stage(name=name, **{**defaults, **kw})
+
+
+def _seq2seq(name, shape, noise_mode, arch=None, **kw):
+    """A span-denoising stage of ``shape`` (a Table 1 architecture), built as ``arch``."""
+    defaults = dict(
+        task="recipes_span_denoising",
+        criterion="cross_entropy",
+        encoder_layers=paper.ENCODER_LAYERS,
+        decoder_layers=paper.DECODER_LAYERS[shape],
+        updates=paper.PRETRAIN_UPDATES,
+        peak_lr=paper.PRETRAIN_PEAK_LR,
+        warmup_updates=paper.PRETRAIN_WARMUP_UPDATES,
+    )
+    return Stage(
+        name=name, arch=arch or shape, noise_mode=noise_mode, **{**defaults, **kw}
+    )
+
+
+#: Table 1, in the paper's order
+STAGES = {
+    s.name: s
+    for s in [
+        _mlm("roberta-12e"),
+        _seq2seq("bart-12e12d", "bart_12e12d", "drop"),
+        _seq2seq("bart-12e12d-mask", "bart_12e12d", "mask"),
+        _seq2seq("bart-12e2d", "bart_12e2d", "drop"),
+        _seq2seq("bart-12e2d-mask", "bart_12e2d", "mask"),
+        _seq2seq("bart-12e1d-mask", "bart_12e1d", "mask"),
+        # recipe 1: the encoder of bart-12e12d, continued with MLM
+        _mlm(
+            "bart-12e12d+mlm",
+            updates=paper.MLM_CONTINUE_UPDATES,
+            peak_lr=paper.MLM_CONTINUE_PEAK_LR,
+            warmup_updates=paper.MLM_CONTINUE_WARMUP_UPDATES,
+            init_from="bart-12e12d",
+        ),
+        # recipe 2: seq2seq warm-started from roberta-12e, encoder frozen
+        _seq2seq(
+            "2stage-bart-12e12d",
+            "bart_12e12d",
+            "drop",
+            arch="two_stage_bart_12e12d",
+            updates=paper.TWO_STAGE_UPDATES,
+            init_from="roberta-12e",
+            freeze_encoder_updates=-1,
+        ),
+        _seq2seq(
+            "2stage-bart-12e12d-attn-f",
+            "bart_12e12d",
+            "drop",
+            arch="two_stage_bart_12e12d",
+            updates=paper.TWO_STAGE_UPDATES,
+            init_from="roberta-12e",
+            freeze_encoder_updates=-1,
+            cross_attention="fusion",
+        ),
+        _seq2seq(
+            "2stage-bart-12e12d-unfrz",
+            "bart_12e12d",
+            "drop",
+            arch="two_stage_bart_12e12d",
+            updates=paper.UNFREEZE_FROZEN_UPDATES + paper.UNFREEZE_UNFROZEN_UPDATES,
+            init_from="roberta-12e",
+            freeze_encoder_updates=paper.UNFREEZE_FROZEN_UPDATES,
+        ),
+    ]
+}
+
+#: Settings shared by every pre-training stage (paper, or XLM-R where the paper is silent).
+COMMON = dict(
+    tokens_per_update=paper.TOKENS_PER_UPDATE,
+    tokens_per_sample=paper.TOKENS_PER_SAMPLE,
+    dropout=paper.DROPOUT,
+    adam_betas=f"({paper.ADAM_BETAS[0]}, {paper.ADAM_BETAS[1]})",
+    adam_eps=paper.ADAM_EPS,
+    weight_decay=paper.WEIGHT_DECAY,
+    clip_norm=paper.CLIP_NORM,
+    sampling_alpha=paper.SAMPLING_ALPHA,
+)
+
+#: Smoke mode: the same script at toy scale on a CPU. Not paper numbers: the smallest
+#: settings at which a run still learns something in seconds. Update counts are divided
+#: by SMOKE_UPDATE_DIVISOR (so two-stage schedules keep their proportions).
+SMOKE = dict(
+    embed_dim=64,
+    ffn_dim=128,
+    heads=4,
+    tokens_per_sample=128,
+    max_tokens=2048,
+    update_divisor=20_000,
+    warmup_updates=5,
+    tokens_per_update=2048,
+    # a tiny model takes a larger step than the paper's 1024-wide one
+    peak_lr_scale=10,
+)
+
+
+def shell_assignments(name: str) -> str:
+    """``R_*`` shell variables for one stage (upper-cased field names)."""
+    if name not in STAGES:
+        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(STAGES)}")
+    values = {**asdict(STAGES[name]), **COMMON}
+    values.update({f"smoke_{k}": v for k, v in SMOKE.items()})
+    lines = []
+    for key, value in values.items():
+        if value is None:
+            value = ""
+        lines.append(f"R_{key.upper()}={shlex.quote(str(value))}")
+    return "\n".join(lines)
+
+
+def cli_main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m fairseq_recipes.recipes",
+        description="The paper's Table 1 stages, as used by train_scripts/.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print the stage names")
+    shell = sub.add_parser("shell", help="print a stage's settings as R_* variables")
+    shell.add_argument("name")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        print("\n".join(STAGES))
+        return
+    try:
+        print(shell_assignments(args.name))
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,3 @@
+"""Pre-training tasks; each module registers itself with fairseq on import."""
+
+from . import mlm, span_denoising  # noqa: F401

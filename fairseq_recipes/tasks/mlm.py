@@ -1,0 +1,75 @@
+"""XLM-R style masked language modelling over packed multilingual blocks.
+
+The masking is fairseq's ``MaskTokensDataset`` (15% of positions; of those 80% ``<mask>``,
+10% a random token, 10% unchanged; seeded by (seed, epoch, index)), and the loss is
+fairseq's ``masked_lm`` criterion (selected positions only): the paper's encoder objective
+is XLM-R's, so we reuse fairseq's implementation rather than write another.
+"""
+
+from dataclasses import dataclass, field
+
+from fairseq.data import (
+    IdDataset,
+    MaskTokensDataset,
+    NestedDictionaryDataset,
+    NumelDataset,
+    NumSamplesDataset,
+    RightPadDataset,
+)
+from fairseq.tasks import register_task
+from fairseq.tasks.masked_lm import MaskedLMConfig
+
+from .. import paper
+from .multilingual_blocks import MultilingualBlocksTask, MultilingualDataConfig
+
+
+@dataclass
+class MultilingualMLMConfig(MultilingualDataConfig, MaskedLMConfig):
+    mask_prob: float = field(
+        default=paper.MLM_MASK_PROB,
+        metadata={"help": "fraction of tokens selected for prediction"},
+    )
+    leave_unmasked_prob: float = field(
+        default=paper.MLM_LEAVE_UNMASKED_PROB,
+        metadata={"help": "fraction of the selected tokens left unchanged"},
+    )
+    random_token_prob: float = field(
+        default=paper.MLM_RANDOM_TOKEN_PROB,
+        metadata={"help": "fraction of the selected tokens replaced by a random token"},
+    )
+
+
+@register_task("recipes_mlm", dataclass=MultilingualMLMConfig)
+class MultilingualMLMTask(MultilingualBlocksTask):
+    """``--task recipes_mlm``: the encoder's pre-training (Table 1, roberta-12e)."""
+
+    cfg: MultilingualMLMConfig
+
+    def build_noised_dataset(self, blocks, split):
+        pad = self.dictionary.pad()
+        src, tgt = MaskTokensDataset.apply_mask(
+            blocks,
+            self.dictionary,
+            pad_idx=pad,
+            mask_idx=self.mask_idx,
+            seed=self.cfg.seed,
+            mask_prob=self.cfg.mask_prob,
+            leave_unmasked_prob=self.cfg.leave_unmasked_prob,
+            random_token_prob=self.cfg.random_token_prob,
+        )
+        return NestedDictionaryDataset(
+            {
+                "id": IdDataset(),
+                "net_input": {
+                    "src_tokens": RightPadDataset(src, pad_idx=pad),
+                    "src_lengths": NumelDataset(src, reduce=False),
+                },
+                "target": RightPadDataset(tgt, pad_idx=pad),
+                "nsentences": NumSamplesDataset(),
+                "ntokens": NumelDataset(src, reduce=True),
+            },
+            sizes=[src.sizes],
+        )
+
+    def max_positions(self):
+        return self.cfg.tokens_per_sample

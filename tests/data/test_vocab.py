@@ -1,0 +1,132 @@
+import pickle
+import random
+
+import numpy as np
+import pytest
+import sentencepiece as spm
+
+from fairseq_recipes.data.corpus import PipelineError
+from fairseq_recipes.data.toy_corpus import LANGS, ToyWorld, render
+from fairseq_recipes.data.vocab import (
+    DOC_SEP,
+    MASK,
+    SpmEncoder,
+    load_dictionary,
+    load_spm,
+    spm_sample_plan,
+    train_spm,
+    write_dictionary,
+)
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    world, rng = ToyWorld(0), random.Random(0)
+    return [render(lang, world.sentence(lang, rng)) for _ in range(150) for lang in LANGS]
+
+
+@pytest.fixture(scope="module")
+def own_model(tmp_path_factory, sentences):
+    out = tmp_path_factory.mktemp("own")
+    model = train_spm(sentences, out / "spm", vocab_size=400)
+    write_dictionary(model, out / "dict.txt")
+    return model, out / "dict.txt"
+
+
+@pytest.fixture(scope="module")
+def xlmr_like_model(tmp_path_factory, sentences):
+    """spm's default ids, as XLM-R's model: unk=0, bos=1, eos=2, no pad."""
+    out = tmp_path_factory.mktemp("xlmr")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_prefix=str(out / "xlmr"),
+        vocab_size=300,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    write_dictionary(out / "xlmr.model", out / "dict.txt")
+    return out / "xlmr.model", out / "dict.txt"
+
+
+def test_own_model_ids_equal_dictionary_ids(own_model):
+    model, dict_path = own_model
+    sp, d = load_spm(model), load_dictionary(dict_path)
+    assert len(d) == sp.get_piece_size()
+    for i in range(sp.get_piece_size()):
+        assert d.index(sp.id_to_piece(i)) == i, sp.id_to_piece(i)
+    assert (sp.bos_id(), sp.pad_id(), sp.eos_id(), sp.unk_id()) == (
+        d.bos(),
+        d.pad(),
+        d.eos(),
+        d.unk(),
+    )
+    assert (d.index(DOC_SEP), d.index(MASK)) == (4, 5)
+    encoder = SpmEncoder(model, d)
+    np.testing.assert_array_equal(encoder.to_fairseq, np.arange(sp.get_piece_size()))
+
+
+def test_xlmr_like_model_gets_a_constant_offset(xlmr_like_model):
+    model, dict_path = xlmr_like_model
+    sp, d = load_spm(model), load_dictionary(dict_path)
+    assert (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) == (0, 1, 2, -1)
+    for i in range(3, sp.get_piece_size()):
+        assert d.index(sp.id_to_piece(i)) == i + 1
+    # appended at the end, <mask> first (where XLM-R's task puts it)
+    assert d.index(MASK) == len(d) - 2 and d.index(DOC_SEP) == len(d) - 1
+    encoder = SpmEncoder(model, d)
+    assert encoder.to_fairseq[sp.unk_id()] == d.unk()
+    assert encoder.to_fairseq[sp.bos_id()] == d.bos()
+    text = "Mereda Name lives in Tonabu."
+    ids = encoder.encode(text)
+    spm_ids = np.array(sp.encode(text))
+    np.testing.assert_array_equal(ids, np.where(spm_ids == 0, d.unk(), spm_ids + 1))
+
+
+@pytest.mark.parametrize("which", ["own_model", "xlmr_like_model"])
+def test_encoded_text_round_trips(request, which, sentences):
+    model, dict_path = request.getfixturevalue(which)
+    encoder = SpmEncoder(model, dict_path)
+    for text in sentences[:: len(LANGS) + 1][:40]:  # every language
+        assert encoder.decode(encoder.encode(text)) == text
+    flat, lengths = encoder.encode_batch(sentences[:20])
+    assert lengths.sum() == len(flat)
+    np.testing.assert_array_equal(flat[: lengths[0]], encoder.encode(sentences[0]))
+
+
+def test_encoder_pickles_for_worker_processes(own_model):
+    encoder = SpmEncoder(*own_model)
+    clone = pickle.loads(pickle.dumps(encoder))
+    text = "Das Pferd ist neu."
+    np.testing.assert_array_equal(clone.encode(text), encoder.encode(text))
+
+
+def test_corrupt_or_missing_model_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(b"\x00\x01 definitely not a protobuf " * 20)
+    for path in (bad, tmp_path / "missing.model"):
+        with pytest.raises(PipelineError) as error:
+            load_spm(path)
+        assert str(path) in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(PipelineError, match="bad.model"):
+        write_dictionary(bad, tmp_path / "dict.txt")
+    assert not (tmp_path / "dict.txt").exists()
+
+
+def test_vocab_too_small_is_a_one_line_error(tmp_path, sentences):
+    with pytest.raises(PipelineError, match="--vocab-size 20") as error:
+        train_spm(sentences, tmp_path / "spm", vocab_size=20)
+    assert "\n" not in str(error.value)
+
+
+def test_sample_plan_balances_languages_deterministically():
+    counts = {"en": 1000, "fr": 100, "ja": 10}
+    plan = spm_sample_plan(counts, sample_size=600, alpha=0.3, seed=1)
+    assert sum(int(c.sum()) for c in plan.values()) == 600
+    assert {lang: len(c) for lang, c in plan.items()} == counts
+    # the smallest language is up-sampled: each sentence is repeated
+    assert plan["ja"].min() >= 1 and plan["ja"].sum() > 10
+    assert plan["en"].max() == 1 and plan["en"].sum() < 600 * 1000 / 1110
+    again = spm_sample_plan(counts, sample_size=600, alpha=0.3, seed=1)
+    assert all(np.array_equal(plan[lang], again[lang]) for lang in counts)
+    other = spm_sample_plan(counts, sample_size=600, alpha=0.3, seed=2)
+    assert not np.array_equal(plan["en"], other["en"])

@@ -1,0 +1,66 @@
+"""Test helpers in the spirit of fairseq's tests/utils.py: tiny data, real CLIs."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "fairseq_recipes"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TRAIN_SCRIPTS = ROOT / "train_scripts"
+
+
+def shared_data():
+    """``../shared/data`` beside the project root, or None when it is absent."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+def run(cmd, *, env=None, cwd=None, timeout=600, check=True):
+    """Run a command; on failure show its output's tail in the assertion."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-4000:]
+        raise AssertionError(f"exit {proc.returncode}: {' '.join(map(str, cmd))}\n{tail}")
+    return proc
+
+
+def python_module(module, *args, **kwargs):
+    return run([sys.executable, "-m", module, *args], **kwargs)
+
+
+def fairseq(entry, *args, **kwargs):
+    """fairseq-train / fairseq-generate / fairseq-validate with the plugin loaded."""
+    module = {"train": "fairseq_cli.train", "generate": "fairseq_cli.generate",
+              "validate": "fairseq_cli.validate"}[entry]
+    return python_module(module, *args, "--user-dir", PLUGIN, **kwargs)
+
+
+def train_script(name, data, save_dir, **env):
+    """A train script in smoke mode."""
+    env = {"SMOKE": "1", "DATA": str(data), "SAVE_DIR": str(save_dir),
+           "PYTHON": sys.executable, **{k: str(v) for k, v in env.items()}}
+    return run(["bash", TRAIN_SCRIPTS / f"{name}.sh"], env=env)
+
+
+_INNER = re.compile(r"\| train_inner \| .*?loss=([\d.]+).*?num_updates=(\d+)")
+_VALID = re.compile(r"\| (valid_\w+) \| .*?\| loss ([\d.]+)")
+
+
+def train_losses(log: str):
+    """(num_updates, loss) of every train_inner line of a fairseq log."""
+    return [(int(u), float(loss)) for loss, u in _INNER.findall(log)]
+
+
+def valid_losses(log: str):
+    """{subset: last loss} of the validation lines of a fairseq log."""
+    return {subset: float(loss) for subset, loss in _VALID.findall(log)}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: build the toy multilingual corpus, preprocess it
+# (SentencePiece, dictionary, sharded binaries), then pre-train a tiny MLM encoder and a
+# tiny span-denoising seq2seq model through the real train scripts in smoke mode.
+# Rerunning reuses what is finished (finished stages are skipped, training resumes).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="${WORK:-$ROOT/work}"          # everything the main job writes
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}" # the project's environment
+VOCAB_SIZE="${VOCAB_SIZE:-2000}"   # SentencePiece vocabulary of the toy corpus
+NUM_SHARDS="${NUM_SHARDS:-2}"      # training shards, walked one per epoch
+LOG="$WORK/main.log"               # everything below is also teed here
+export PYTHON
+
+mkdir -p "$WORK"
+exec > >(tee -a "$LOG") 2>&1
+stage() { printf '\n==== [%s] %s\n' "$(date +%T)" "$*"; }
+
+stage "1/4 toy corpus -> $WORK/corpus"
+if [[ ! -d "$WORK/corpus" ]]; then
+  "$PYTHON" -m fairseq_recipes.data.toy_corpus --output "$WORK/corpus.tmp"
+  mv "$WORK/corpus.tmp" "$WORK/corpus"
+else
+  echo "exists, reused"
+fi
+
+stage "2/4 preprocess -> $WORK/data-bin"
+if [[ ! -f "$WORK/data-bin/manifest.json" ]]; then
+  "$PYTHON" -m fairseq_recipes.data.binarize --input "$WORK/corpus" --output "$WORK/data-bin" \
+    --vocab-size "$VOCAB_SIZE" --num-shards "$NUM_SHARDS" --valid-docs 20
+else
+  echo "exists, reused"
+fi
+
+for recipe in roberta-12e bart-12e12d; do
+  stage "$([[ $recipe == roberta-12e ]] && echo 3/4 || echo 4/4) pre-train $recipe (smoke scale)"
+  SMOKE=1 DATA="$WORK/data-bin" SAVE_DIR="$WORK/checkpoints/$recipe" \
+    "$ROOT/train_scripts/$recipe.sh" | { grep --line-buffered -E "\| (train|valid_[a-z]+) \||parameters:|done training" || true; }
+done
+
+stage "done: checkpoints and logs in $WORK/checkpoints, log in $LOG"

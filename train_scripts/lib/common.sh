@@ -1,0 +1,113 @@
+# Shared by every train script: sourced after the script sets RECIPE (a Table 1 row).
+# The paper's numbers come from fairseq_recipes/recipes.py (R_* variables), never typed
+# here; every variable below can be overridden from the environment.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# ---- environment ------------------------------------------------------------------
+# python with fairseq and this package: the project's .venv when there is one
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+RECIPE_VARS="$("$PYTHON" -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" || {
+  echo "error: cannot load recipe $RECIPE with $PYTHON (environment missing? run tools/bootstrap.sh)" >&2
+  exit 2
+}
+eval "$RECIPE_VARS"
+
+# ---- data, output, mode -----------------------------------------------------------
+DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
+SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
+SMOKE="${SMOKE:-0}"                             # 1: same script, tiny width, few updates, on CPU
+
+# ---- hardware: 1M tokens per update whatever the cluster --------------------------
+detect_gpus() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -c GPU || echo 0; }
+GPUS_PER_NODE="${GPUS_PER_NODE:-$(detect_gpus)}" # GPUs per machine; 0 trains on CPU
+NODES="${NODES:-${SLURM_NNODES:-1}}"            # machines
+MAX_TOKENS="${MAX_TOKENS:-8192}"                # tokens per GPU per forward pass (16 blocks of 512)
+TOKENS_PER_UPDATE="${TOKENS_PER_UPDATE:-$R_TOKENS_PER_UPDATE}" # = max_tokens x update_freq x world size (paper: 1M)
+
+# ---- model and objective ----------------------------------------------------------
+TOKENS_PER_SAMPLE="${TOKENS_PER_SAMPLE:-$R_TOKENS_PER_SAMPLE}" # block length, bos/eos included
+DROPOUT="${DROPOUT:-$R_DROPOUT}"                # dropout everywhere (attention: XLM-R's, from the arch)
+SAMPLING_ALPHA="${SAMPLING_ALPHA:-$R_SAMPLING_ALPHA}" # language sampling exponent, p_i ~ (n_i/N)^alpha
+
+# ---- optimisation -----------------------------------------------------------------
+UPDATES="${UPDATES:-$R_UPDATES}"                # optimizer updates of this stage
+PEAK_LR="${PEAK_LR:-$R_PEAK_LR}"                # learning rate at the end of warmup
+WARMUP="${WARMUP:-$R_WARMUP_UPDATES}"           # linear warmup from 0, in updates
+END_LR="${END_LR:-$R_END_LR}"                   # reached by linear decay at the last update
+ADAM_BETAS="${ADAM_BETAS:-$R_ADAM_BETAS}"       # Adam betas (XLM-R's; the paper says Adam only)
+ADAM_EPS="${ADAM_EPS:-$R_ADAM_EPS}"             # Adam epsilon (XLM-R's)
+WEIGHT_DECAY="${WEIGHT_DECAY:-$R_WEIGHT_DECAY}" # decoupled weight decay (XLM-R's)
+CLIP_NORM="${CLIP_NORM:-$R_CLIP_NORM}"          # gradient clipping, 0 = off (XLM-R's)
+SEED="${SEED:-1}"                               # data order, noise and initialisation
+LOG_INTERVAL="${LOG_INTERVAL:-100}"             # updates between log lines
+SAVE_INTERVAL="${SAVE_INTERVAL:-5000}"          # updates between checkpoints (also the resume granularity)
+
+fail() { echo "error: $*" >&2; exit 2; }
+
+# Smoke mode: shrink the width and the update count (keeping the layer counts and the
+# proportions of multi-phase schedules), and run on CPU.
+SHAPE_ARGS=()
+if [[ "$SMOKE" == 1 ]]; then
+  GPUS_PER_NODE=0
+  NODES=1
+  UPDATES=$(( (R_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))
+  WARMUP="$R_SMOKE_WARMUP_UPDATES"
+  PEAK_LR="$("$PYTHON" -c "print($PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")"
+  MAX_TOKENS="$R_SMOKE_MAX_TOKENS"
+  TOKENS_PER_UPDATE="$R_SMOKE_TOKENS_PER_UPDATE"
+  TOKENS_PER_SAMPLE="$R_SMOKE_TOKENS_PER_SAMPLE"
+  LOG_INTERVAL=5
+  SAVE_INTERVAL=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))
+  SHAPE_ARGS=(--encoder-embed-dim "$R_SMOKE_EMBED_DIM" --encoder-ffn-embed-dim "$R_SMOKE_FFN_DIM"
+              --encoder-attention-heads "$R_SMOKE_HEADS")
+  if (( R_DECODER_LAYERS > 0 )); then
+    SHAPE_ARGS+=(--decoder-embed-dim "$R_SMOKE_EMBED_DIM" --decoder-ffn-embed-dim "$R_SMOKE_FFN_DIM"
+                 --decoder-attention-heads "$R_SMOKE_HEADS")
+  fi
+fi
+
+# fairseq's data path (DATA/shard0:DATA/shard1:...) and per-language validation subsets
+data_path() { "$PYTHON" -m fairseq_recipes.data.manifest data-path "$DATA"; }
+valid_subsets() { "$PYTHON" -m fairseq_recipes.data.manifest valid-subsets "$DATA"; }
+
+# Everything a pre-training stage passes to fairseq-train (scripts add their own).
+pretrain_args() {
+  [[ -f "$DATA/manifest.json" ]] || fail "$DATA/manifest.json: not found (DATA must be recipes-preprocess output)"
+  local world=$(( GPUS_PER_NODE > 0 ? GPUS_PER_NODE * NODES : 1 ))
+  UPDATE_FREQ=$(( (TOKENS_PER_UPDATE + MAX_TOKENS * world - 1) / (MAX_TOKENS * world) ))
+  ARGS=(
+    "$(data_path)"
+    --user-dir "$ROOT/fairseq_recipes"
+    --task "$R_TASK" --arch "$R_ARCH" --criterion "$R_CRITERION" "${SHAPE_ARGS[@]}"
+    --tokens-per-sample "$TOKENS_PER_SAMPLE" --multilang-sampling-alpha "$SAMPLING_ALPHA"
+    --valid-subset "$(valid_subsets)"
+    --dropout "$DROPOUT"
+    --optimizer adam --adam-betas "$ADAM_BETAS" --adam-eps "$ADAM_EPS"
+    --weight-decay "$WEIGHT_DECAY" --clip-norm "$CLIP_NORM"
+    --lr-scheduler polynomial_decay --lr "$PEAK_LR" --warmup-updates "$WARMUP"
+    --end-learning-rate "$END_LR" --power 1 --total-num-update "$UPDATES"
+    --max-update "$UPDATES" --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ"
+    --required-batch-size-multiple 1
+    --save-dir "$SAVE_DIR" --save-interval-updates "$SAVE_INTERVAL" --keep-interval-updates 2
+    --seed "$SEED" --log-format simple --log-interval "$LOG_INTERVAL"
+    --skip-invalid-size-inputs-valid-test
+  )
+  if [[ -n "$R_NOISE_MODE" ]]; then ARGS+=(--noise-mode "$R_NOISE_MODE"); fi
+  if (( GPUS_PER_NODE == 0 )); then
+    ARGS+=(--cpu)
+  else
+    ARGS+=(--fp16 --distributed-world-size "$world")
+  fi
+}
+
+# Run fairseq-train, teeing its output into SAVE_DIR/train.log. fairseq resumes from
+# SAVE_DIR/checkpoint_last.pt by itself, so running the script again continues.
+run_train() {
+  mkdir -p "$SAVE_DIR"
+  echo "[$RECIPE] $(date -u +%FT%TZ) world=$(( GPUS_PER_NODE > 0 ? GPUS_PER_NODE * NODES : 1 )) update_freq=$UPDATE_FREQ updates=$UPDATES smoke=$SMOKE" \
+    | tee -a "$SAVE_DIR/train.log"
+  "$PYTHON" -m fairseq_cli.train "$@" 2>&1 | tee -a "$SAVE_DIR/train.log"
+}
