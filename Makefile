@@ -13,8 +13,8 @@ test: bootstrap
 	@.venv/bin/python -m pytest -q tests
 
 benchmarks: bootstrap
-	@.venv/bin/python -m benchmarks
+	@.venv/bin/python -m benchmarks --json benchmarks.json
 
 format: bootstrap
-	@.venv/bin/python -m isort --profile black fairseq_recipes preprocess tests benchmarks
+	@.venv/bin/python -m isort fairseq_recipes preprocess tests benchmarks
 	@.venv/bin/python -m black fairseq_recipes preprocess tests benchmarks

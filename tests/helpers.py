@@ -45,11 +45,11 @@ def fairseq(entry, *args, **kwargs):
     return python_module(module, *args, "--user-dir", PLUGIN, **kwargs)
 
 
-def train_script(name, data, save_dir, **env):
-    """A train script in smoke mode."""
+def train_script(name, data, save_dir, *args, **env):
+    """A train script in smoke mode; ``args`` go on to fairseq-train."""
     env = {"SMOKE": "1", "DATA": str(data), "SAVE_DIR": str(save_dir),
            "PYTHON": sys.executable, **{k: str(v) for k, v in env.items()}}
-    return run(["bash", TRAIN_SCRIPTS / f"{name}.sh"], env=env)
+    return run(["bash", TRAIN_SCRIPTS / f"{name}.sh", *args], env=env)
 
 
 _INNER = re.compile(r"\| train_inner \| .*?loss=([\d.]+).*?num_updates=(\d+)")
@@ -64,3 +64,8 @@ def train_losses(log: str):
 def valid_losses(log: str):
     """{subset: last loss} of the validation lines of a fairseq log."""
     return {subset: float(loss) for subset, loss in _VALID.findall(log)}
+
+
+def final_updates(log: str) -> int:
+    """The largest update count a fairseq log reports."""
+    return max(int(n) for n in re.findall(r"num_updates[ =](\d+)", log))

@@ -27,11 +27,17 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 def fairseq_checkpoint_globals() -> list:
     """The globals a fairseq 0.12 checkpoint written by this project may contain."""
-    import omegaconf
     from omegaconf import base, dictconfig, listconfig, nodes
 
     allowed = [
         argparse.Namespace,
+        # omegaconf's container metadata references these types (object/key/element type)
+        dict,
+        list,
+        int,
+        str,
+        float,
+        bool,
         collections.OrderedDict,
         collections.defaultdict,
         typing.Any,
@@ -50,8 +56,6 @@ def fairseq_checkpoint_globals() -> list:
     for name in ("BytesNode", "PathNode", "InterpolationResultNode"):
         if hasattr(nodes, name):
             allowed.append(getattr(nodes, name))
-    if hasattr(omegaconf, "flag_override"):
-        pass  # a context manager, never pickled
     allowed.extend(_config_enums())
     allowed.extend(_numpy_scalars())
     return allowed

@@ -9,6 +9,7 @@ fairseq id = spm id + a constant offset. Either way ``SpmEncoder`` maps spm ids 
 fairseq ids through one lookup array.
 """
 
+import io
 import multiprocessing
 import re
 import signal
@@ -22,6 +23,7 @@ import sentencepiece as spm
 from fairseq.data import Dictionary
 from tqdm import tqdm
 
+from .. import paper
 from .corpus import PipelineError, iter_documents, split_sentences
 from .sampling import allocate, sampling_probabilities
 
@@ -59,18 +61,29 @@ def train_spm(
     model_prefix,
     vocab_size: int,
     model_type: str = "unigram",
-    character_coverage: float = 0.9995,
+    character_coverage: float = paper.CHARACTER_COVERAGE,
     num_threads: int = 1,
 ) -> Path:
-    """Train our shared model (spm ids = fairseq ids); returns ``{model_prefix}.model``.
+    """Train our shared model (spm ids = fairseq ids) into ``{model_prefix}.model`` and
+    ``.vocab``; returns the model's path.
 
     The vocabulary size is a soft limit (``hard_vocab_limit=False``): a small corpus
     gets a smaller vocabulary instead of an error, the manifest records the real size.
     """
+    model = io.BytesIO()  # unlike model_prefix=, keeps the path out of the model bytes
+    source_errors = []
+
+    def feed():  # spm wraps an exception of the iterator in RuntimeError: keep it
+        try:
+            yield from sentences
+        except BaseException as e:
+            source_errors.append(e)
+            raise
+
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_prefix=str(model_prefix),
+            sentence_iterator=feed(),
+            model_writer=model,
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=character_coverage,
@@ -83,11 +96,16 @@ def train_spm(
             **SPM_SPECIAL_IDS,
         )
     except RuntimeError as e:
+        if source_errors:
+            raise source_errors[0] from None
         raise PipelineError(
             f"sentencepiece training failed (--vocab-size {vocab_size}, "
             f"--character-coverage {character_coverage}): {_one_line(e)}"
         ) from None
-    return Path(f"{model_prefix}.model")
+    path = Path(f"{model_prefix}.model")
+    path.write_bytes(model.getvalue())
+    write_spm_vocab(load_spm(path), path.with_suffix(".vocab"))
+    return path
 
 
 def write_spm_vocab(processor: spm.SentencePieceProcessor, vocab_path) -> None:
@@ -166,9 +184,11 @@ class SpmEncoder:
         self.spm_path = str(spm_path)
         self.processor = load_spm(spm_path)
         self.to_fairseq = fairseq_id_map(self.processor, dictionary)
-        # fairseq ids with no spm piece (e.g. an appended <mask>) decode to nothing
+        # fairseq ids with no spm piece (e.g. an appended <mask>) decode to nothing;
+        # an id several pieces map to (unk) decodes as the first of them
         self.to_spm = np.full(len(dictionary), -1, dtype=np.int64)
-        self.to_spm[self.to_fairseq[::-1]] = np.arange(len(self.to_fairseq))[::-1]
+        fairseq_ids, first_spm_id = np.unique(self.to_fairseq, return_index=True)
+        self.to_spm[fairseq_ids] = first_spm_id
 
     def __getstate__(self):
         state = dict(self.__dict__)

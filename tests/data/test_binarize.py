@@ -99,6 +99,23 @@ def test_manifest_numbers(toy):
     assert not list(out.parent.glob("out.tmp-*"))
 
 
+def test_same_output_for_any_worker_count(toy, tmp_path):
+    raw, _ = toy
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        run(raw, out, "--langs", "ja,en", "--workers", workers, "--valid-docs", 3)
+    files = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "w2") for p in (tmp_path / "w2").rglob("*")
+    )
+    assert read_manifest(tmp_path / "w1")["languages"] == ["en", "ja"]
+    for f in files:
+        if f.suffix in (".bin", ".idx", ".txt", ".model"):
+            assert (tmp_path / "w1" / f).read_bytes() == (
+                tmp_path / "w2" / f
+            ).read_bytes()
+
+
 def test_gz_and_jsonl_inputs(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -15,6 +15,20 @@ RECIPE_VARS="$("$PYTHON" -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)
 }
 eval "$RECIPE_VARS"
 
+# Smoke mode: shrink the width and the update count (keeping the layer counts and the
+# proportions of multi-phase schedules), and run on CPU. Values set in the environment win.
+if [[ "${SMOKE:-0}" == 1 ]]; then
+  : "${GPUS_PER_NODE:=0}"
+  : "${UPDATES:=$(( (R_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))}"
+  : "${WARMUP:=$R_SMOKE_WARMUP_UPDATES}"
+  : "${PEAK_LR:=$("$PYTHON" -c "print($R_PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")}"
+  : "${MAX_TOKENS:=$R_SMOKE_MAX_TOKENS}"
+  : "${TOKENS_PER_UPDATE:=$R_SMOKE_TOKENS_PER_UPDATE}"
+  : "${TOKENS_PER_SAMPLE:=$R_SMOKE_TOKENS_PER_SAMPLE}"
+  : "${LOG_INTERVAL:=5}"
+  : "${SAVE_INTERVAL:=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))}"
+fi
+
 # ---- data, output, mode -----------------------------------------------------------
 DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
 SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
@@ -47,20 +61,10 @@ SAVE_INTERVAL="${SAVE_INTERVAL:-5000}"          # updates between checkpoints (a
 
 fail() { echo "error: $*" >&2; exit 2; }
 
-# Smoke mode: shrink the width and the update count (keeping the layer counts and the
-# proportions of multi-phase schedules), and run on CPU.
+# Smoke mode keeps the layer counts but shrinks the width.
 SHAPE_ARGS=()
 if [[ "$SMOKE" == 1 ]]; then
-  GPUS_PER_NODE=0
   NODES=1
-  UPDATES=$(( (R_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))
-  WARMUP="$R_SMOKE_WARMUP_UPDATES"
-  PEAK_LR="$("$PYTHON" -c "print($PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")"
-  MAX_TOKENS="$R_SMOKE_MAX_TOKENS"
-  TOKENS_PER_UPDATE="$R_SMOKE_TOKENS_PER_UPDATE"
-  TOKENS_PER_SAMPLE="$R_SMOKE_TOKENS_PER_SAMPLE"
-  LOG_INTERVAL=5
-  SAVE_INTERVAL=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))
   SHAPE_ARGS=(--encoder-embed-dim "$R_SMOKE_EMBED_DIM" --encoder-ffn-embed-dim "$R_SMOKE_FFN_DIM"
               --encoder-attention-heads "$R_SMOKE_HEADS")
   if (( R_DECODER_LAYERS > 0 )); then

@@ -1,0 +1,49 @@
+"""Run every benchmark: ``python -m benchmarks [--quick] [--json results.json]``.
+
+Each benchmark module exposes ``run(quick) -> dict`` of figures; this prints them as one
+table and writes them as JSON.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+import time
+
+BENCHMARKS = ["benchmarks.noise_throughput", "benchmarks.preprocess_throughput"]
+
+
+def _flat(prefix, value):
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            yield from _flat(f"{prefix}.{key}" if prefix else str(key), sub)
+    else:
+        yield prefix, value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, a minute each")
+    parser.add_argument("--json", default=None, help="write all figures to this file")
+    args = parser.parse_args(argv)
+    results = {}
+    for name in BENCHMARKS:
+        start = time.time()
+        print(f"== {name}", file=sys.stderr, flush=True)
+        results[name] = importlib.import_module(name).run(quick=args.quick)
+        results[name]["_seconds"] = round(time.time() - start, 1)
+    rows = [(k, v) for k, v in _flat("", results)]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {shown}")
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            json.dump(results, f, indent=2, default=str)
+        import os
+
+        os.replace(args.json + ".tmp", args.json)
+
+
+if __name__ == "__main__":
+    main()

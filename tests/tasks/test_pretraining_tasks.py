@@ -1,0 +1,107 @@
+"""Batches of both pre-training tasks, against the packed blocks they come from."""
+
+import numpy as np
+import pytest
+import torch
+from fairseq.data import data_utils
+from fairseq_setup import setup
+
+from fairseq_recipes.data.packing import build_packed_blocks
+from fairseq_recipes.data.vocab import DOC_SEP
+from fairseq_recipes.tasks.multilingual_blocks import TaskDataError
+
+TPS = 64
+
+
+def _task(data_bin, name, *extra):
+    data = f"{data_bin}/shard0:{data_bin}/shard1"
+    task, _ = setup(data, "--task", name, "--arch",
+                    "roberta_12e" if name == "recipes_mlm" else "bart_12e1d",
+                    "--tokens-per-sample", TPS, *extra)  # fmt: skip
+    return task
+
+
+def _blocks(task, data_bin, lang, split):
+    docs = data_utils.load_indexed_dataset(
+        str(data_bin / "shard0" / lang / split), task.dictionary
+    )
+    return build_packed_blocks(docs, task.dictionary, TPS, task.doc_sep_idx)
+
+
+@pytest.mark.parametrize("mode", ["drop", "mask"])
+def test_span_denoising_batch(data_bin, mode):
+    task = _task(data_bin, "recipes_span_denoising", "--noise-mode", mode)
+    task.load_dataset("valid_en")
+    ds = task.dataset("valid_en")
+    blocks = _blocks(task, data_bin, "en", "valid")
+    assert len(ds) == len(blocks)
+    indices = list(range(min(len(ds), 6)))
+    batch = ds.collater([ds[i] for i in indices])
+    d = task.dictionary
+    assert batch["nsentences"] == len(indices)
+    for row, i in enumerate(batch["id"].tolist()):
+        block = blocks[i]
+        target = batch["target"][row]
+        assert torch.equal(target[target.ne(d.pad())], block)
+        prev = batch["net_input"]["prev_output_tokens"][row]
+        assert prev[0] == d.eos() and torch.equal(prev[1 : len(block)], block[:-1])
+        src = batch["net_input"]["src_tokens"][row]
+        src = src[src.ne(d.pad())]
+        n_mask = int(src.eq(task.mask_idx).sum())
+        assert (n_mask == 0) if mode == "drop" else (n_mask > 0)
+        assert src[0] == d.bos() and src[-1] == d.eos()
+        # [DOC] separators are never noised away
+        assert int(src.eq(task.doc_sep_idx).sum()) == int(block.eq(task.doc_sep_idx).sum())
+
+
+def test_mlm_batch(data_bin):
+    task = _task(data_bin, "recipes_mlm")
+    task.load_dataset("valid")
+    ds = task.dataset("valid")
+    batch = ds.collater([ds[i] for i in range(len(ds))])
+    d = task.dictionary
+    src, tgt = batch["net_input"]["src_tokens"], batch["target"]
+    real = src.ne(d.pad())
+    selected = tgt.ne(d.pad())
+    frac = selected.sum().item() / real.sum().item()
+    assert 0.12 < frac < 0.18, frac
+    # unselected positions are the original tokens; most selected ones are <mask>
+    assert src[selected].eq(task.mask_idx).float().mean() > 0.6
+    assert not src[~selected & real].eq(task.mask_idx).any()
+
+
+def test_validation_subset_per_language(data_bin):
+    task = _task(data_bin, "recipes_span_denoising")
+    for lang in task.langs:
+        task.load_dataset(f"valid_{lang}")
+        assert len(task.dataset(f"valid_{lang}")) > 0
+    with pytest.raises(TaskDataError, match="xx"):
+        task.load_dataset("valid_xx")
+
+
+def test_training_sample_is_resampled_per_epoch_deterministically(data_bin):
+    def draw(epoch):
+        task = _task(data_bin, "recipes_span_denoising")
+        task.load_dataset("train", epoch=epoch)
+        ds = task.dataset("train")
+        ds.set_epoch(epoch)
+        return [ds[i]["source"].tolist() for i in range(20)], len(ds)
+
+    first, n1 = draw(1)
+    again, _ = draw(1)
+    second, n2 = draw(3)  # shard0 again, next resampling and noise
+    assert first == again
+    assert first != second
+
+
+def test_langs_option(data_bin):
+    task = _task(data_bin, "recipes_mlm", "--langs", "en,fr")
+    assert task.langs == ["en", "fr"]
+    with pytest.raises(TaskDataError, match="--langs"):
+        _task(data_bin, "recipes_mlm", "--langs", "en,zz")
+
+
+def test_doc_separator_in_dictionary(data_bin):
+    task = _task(data_bin, "recipes_mlm")
+    assert task.dictionary[task.doc_sep_idx] == DOC_SEP
+    assert np.all(task.dictionary.index("<mask>") == task.mask_idx)
