@@ -10,7 +10,11 @@ import json
 import sys
 import time
 
-BENCHMARKS = ["benchmarks.noise_throughput", "benchmarks.preprocess_throughput"]
+BENCHMARKS = [
+    "benchmarks.noise_throughput",
+    "benchmarks.preprocess_throughput",
+    "benchmarks.step_overhead",
+]
 
 
 def _flat(prefix, value):
@@ -23,7 +27,9 @@ def _flat(prefix, value):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="smaller inputs, a minute each")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller inputs, a minute each"
+    )
     parser.add_argument("--json", default=None, help="write all figures to this file")
     args = parser.parse_args(argv)
     results = {}

@@ -40,15 +40,23 @@ def python_module(module, *args, **kwargs):
 
 def fairseq(entry, *args, **kwargs):
     """fairseq-train / fairseq-generate / fairseq-validate with the plugin loaded."""
-    module = {"train": "fairseq_cli.train", "generate": "fairseq_cli.generate",
-              "validate": "fairseq_cli.validate"}[entry]
+    module = {
+        "train": "fairseq_cli.train",
+        "generate": "fairseq_cli.generate",
+        "validate": "fairseq_cli.validate",
+    }[entry]
     return python_module(module, *args, "--user-dir", PLUGIN, **kwargs)
 
 
 def train_script(name, data, save_dir, *args, **env):
     """A train script in smoke mode; ``args`` go on to fairseq-train."""
-    env = {"SMOKE": "1", "DATA": str(data), "SAVE_DIR": str(save_dir),
-           "PYTHON": sys.executable, **{k: str(v) for k, v in env.items()}}
+    env = {
+        "SMOKE": "1",
+        "DATA": str(data),
+        "SAVE_DIR": str(save_dir),
+        "PYTHON": sys.executable,
+        **{k: str(v) for k, v in env.items()},
+    }
     return run(["bash", TRAIN_SCRIPTS / f"{name}.sh", *args], env=env)
 
 

@@ -42,7 +42,9 @@ def test_smoke_script_trains(smoke, data_bin, name):
     assert len(losses) >= 3, log[-2000:]
     assert losses[-1][1] < losses[0][1], losses
     # the parameter count printed at startup equals the formula's
-    counted, formula = re.search(r"parameters: ([\d,]+) \(formula: ([\d,]+)", log).groups()
+    counted, formula = re.search(
+        r"parameters: ([\d,]+) \(formula: ([\d,]+)", log
+    ).groups()
     assert counted == formula
     # one validation subset per language, each reported
     langs = sorted(p.name for p in (data_bin / "shard0").iterdir() if p.is_dir())
@@ -69,10 +71,17 @@ def test_resume_continues_and_exits_cleanly(smoke, data_bin):
     for _ in range(4):
         target = done + 2
         proc = train_script(
-            "roberta-12e", data_bin, save_dir, "--valid-subset", "valid_en", UPDATES=target
+            "roberta-12e",
+            data_bin,
+            save_dir,
+            "--valid-subset",
+            "valid_en",
+            UPDATES=target,
         )
         out = proc.stdout + proc.stderr
-        assert f"(epoch 1 @ {done} updates)" in out or f"@ {done} updates)" in out, out[-1500:]
+        assert f"(epoch 1 @ {done} updates)" in out or f"@ {done} updates)" in out, out[
+            -1500:
+        ]
         assert final_updates(out) == target, out[-1500:]
         assert "terminate called" not in out
         done = target

@@ -19,6 +19,8 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -x "$VENV/bin/python" ]]; t
 fi
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+# pip warns about every missing local index of this machine's pip config; hide just those
+pip_quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   # Keep a torch that the base interpreter already has (e.g. a CUDA build on a GPU
@@ -30,7 +32,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
   fi
 fi
-PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+PIP=(pip_quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   log "installing $TORCH_SPEC"

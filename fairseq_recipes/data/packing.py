@@ -20,7 +20,21 @@ from .. import paper
 from .vocab import DOC_SEP
 
 
-class DocumentSeparatorDataset(BaseWrapperDataset):
+class _KnownSizes(BaseWrapperDataset):
+    """A wrapper whose item sizes are a precomputed int64 array ``self._sizes``."""
+
+    @property
+    def sizes(self):
+        return self._sizes
+
+    def num_tokens(self, index):
+        return int(self._sizes[index])
+
+    def size(self, index):
+        return int(self._sizes[index])
+
+
+class DocumentSeparatorDataset(_KnownSizes):
     """Appends ``sep`` to every item but the last, so separators sit between items."""
 
     def __init__(self, dataset, sep: int):
@@ -36,18 +50,8 @@ class DocumentSeparatorDataset(BaseWrapperDataset):
             item = torch.cat([item, item.new([self.sep])])
         return item
 
-    @property
-    def sizes(self):
-        return self._sizes
 
-    def num_tokens(self, index):
-        return int(self._sizes[index])
-
-    def size(self, index):
-        return int(self._sizes[index])
-
-
-class PackedBlocks(BaseWrapperDataset):
+class PackedBlocks(_KnownSizes):
     """The packed blocks: items are LongTensors, ``sizes`` an int64 numpy array.
 
     fairseq's ``TokenBlockDataset`` has no ``num_tokens``/``size``; this wrapper answers
@@ -61,16 +65,6 @@ class PackedBlocks(BaseWrapperDataset):
 
     def __getitem__(self, index):
         return self.dataset[index].long()  # a no-op for fairseq's indexed datasets
-
-    @property
-    def sizes(self):
-        return self._sizes
-
-    def num_tokens(self, index):
-        return int(self._sizes[index])
-
-    def size(self, index):
-        return int(self._sizes[index])
 
 
 def build_packed_blocks(

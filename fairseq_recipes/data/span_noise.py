@@ -62,9 +62,7 @@ def _length_tables(poisson_lambda: float):
     size_biased = pmf[:-1] / pmf[:-1].sum()
     cdf_ztp = np.cumsum(ztp)
     cdf_sb = np.cumsum(size_biased)
-    cdf_ztp /= cdf_ztp[
-        -1
-    ]  # exactly 1 at the end: searchsorted never runs off the table
+    cdf_ztp /= cdf_ztp[-1]  # exactly 1 at the end: searchsorted never runs off the table
     cdf_sb /= cdf_sb[-1]
     lengths = np.arange(1, kmax + 1)
     mean = float((lengths * ztp).sum())

@@ -9,8 +9,7 @@ import pytest
 # A BufferedIterator (what fairseq wraps every epoch iterator in) over a source that keeps
 # running torch ops, abandoned after three items: what a run stopping at --max-update in
 # the middle of an epoch leaves behind.
-SCRIPT = textwrap.dedent(
-    """
+SCRIPT = textwrap.dedent("""
     import sys, torch
     import fairseq_recipes  # noqa: F401  (installs the fix)
     from fairseq.data import iterators
@@ -31,8 +30,7 @@ SCRIPT = textwrap.dedent(
     for _ in range(3):
         next(it)
     print("main done", flush=True)
-    """
-)
+    """)
 
 
 def _run(mode):
@@ -57,9 +55,9 @@ def test_patched_exits_cleanly(attempt):
 
 
 def test_stop_joins_a_consumer_blocked_on_a_full_queue():
-    import fairseq_recipes  # noqa: F401
     from fairseq.data import iterators
 
+    import fairseq_recipes  # noqa: F401
     from fairseq_recipes.compat.clean_exit import stop_background_consumers
 
     it = iterators.BufferedIterator(1, list(range(100)))

@@ -6,9 +6,9 @@ import fractions
 import numpy as np
 import pytest
 import torch
+from fairseq import checkpoint_utils
 
 import fairseq_recipes  # noqa: F401  (installs the allowlist)
-from fairseq import checkpoint_utils
 from fairseq_recipes.compat.safe_checkpoints import (
     UnsafeCheckpointError,
     fairseq_checkpoint_globals,
@@ -25,7 +25,9 @@ def _fairseq_like_state():
             "model": argparse.Namespace(arch="roberta_12e", encoder_layers=2),
             "task": {"_name": "recipes_mlm", "data": "x"},
             # older checkpoints keep omegaconf containers
-            "common": OmegaConf.create({"seed": 1, "paths": ["a", {"b": 2.5}], "x": None}),
+            "common": OmegaConf.create(
+                {"seed": 1, "paths": ["a", {"b": 2.5}], "x": None}
+            ),
         },
         "model": {"w": torch.ones(2)},
         "optimizer_history": [
@@ -40,7 +42,15 @@ def _fairseq_like_state():
 def test_allowlist_is_exact_classes():
     allowed = fairseq_checkpoint_globals()
     assert argparse.Namespace in allowed
-    roots = {"argparse", "builtins", "collections", "typing", "omegaconf", "fairseq", "numpy"}
+    roots = {
+        "argparse",
+        "builtins",
+        "collections",
+        "typing",
+        "omegaconf",
+        "fairseq",
+        "numpy",
+    }
     assert all(c.__module__.split(".")[0] in roots for c in allowed), allowed
     assert fractions.Fraction not in allowed
 

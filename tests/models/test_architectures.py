@@ -51,7 +51,9 @@ def test_parameter_count_equals_formula(data_bin, arch):
 def test_full_size_counts():
     """The paper-size models, by formula: decoder layers add what they should."""
     enc = count_parameters(ModelShape(vocab=250_000, encoder_layers=12))
-    b12 = count_parameters(ModelShape(vocab=250_000, encoder_layers=12, decoder_layers=12))
+    b12 = count_parameters(
+        ModelShape(vocab=250_000, encoder_layers=12, decoder_layers=12)
+    )
     b1 = count_parameters(ModelShape(vocab=250_000, encoder_layers=12, decoder_layers=1))
     d = 1024
     per_decoder_layer = 2 * 4 * (d * d + d) + (2 * d * 4096 + 4096 + d) + 3 * 2 * d

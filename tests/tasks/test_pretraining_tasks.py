@@ -51,7 +51,9 @@ def test_span_denoising_batch(data_bin, mode):
         assert (n_mask == 0) if mode == "drop" else (n_mask > 0)
         assert src[0] == d.bos() and src[-1] == d.eos()
         # [DOC] separators are never noised away
-        assert int(src.eq(task.doc_sep_idx).sum()) == int(block.eq(task.doc_sep_idx).sum())
+        assert int(src.eq(task.doc_sep_idx).sum()) == int(
+            block.eq(task.doc_sep_idx).sum()
+        )
 
 
 def test_mlm_batch(data_bin):
