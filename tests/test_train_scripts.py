@@ -5,10 +5,11 @@ checkpoints work under fairseq-generate and fairseq-validate (weights-only loadi
 """
 
 import re
+import sys
 
 import pytest
 import torch
-from helpers import fairseq, final_updates, train_losses, train_script, valid_losses
+from helpers import fairseq, final_updates, run, train_losses, train_script, valid_losses
 
 PRETRAIN_SCRIPTS = [
     "roberta-12e",
@@ -90,10 +91,11 @@ def test_resume_continues_and_exits_cleanly(smoke, data_bin):
 def test_generate_and_validate_with_trained_denoiser(smoke, data_bin, tmp_path):
     save_dir, _ = smoke("bart-12e12d")
     ckpt = save_dir / "checkpoint_last.pt"
-    # fairseq checkpoints pickle argparse.Namespace, which plain torch.load refuses ...
-    assert torch.serialization.get_unsafe_globals_in_checkpoint(ckpt) == [
-        "argparse.Namespace"
-    ]
+    # fairseq checkpoints pickle argparse.Namespace, which plain torch.load refuses
+    # (checked in a fresh interpreter: this one has the plugin's allowlist) ...
+    probe = "import sys, torch; print(torch.serialization.get_unsafe_globals_in_checkpoint(sys.argv[1]))"
+    proc = run([sys.executable, "-c", probe, ckpt])
+    assert proc.stdout.strip() == "['argparse.Namespace']"
     # ... and with the plugin loaded, generate and validate read them
     proc = fairseq(
         "generate", data_bin / "shard0", "--path", ckpt, "--task",
