@@ -5,8 +5,9 @@ Load with ``fairseq-train --user-dir fairseq_recipes``. fairseq auto-imports onl
 registering module is imported here explicitly.
 """
 
-from . import compat
+from . import compat, errors
 
 compat.install()
+errors.install()
 
 from . import criterions, models, tasks  # noqa: E402,F401  (register)

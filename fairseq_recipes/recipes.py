@@ -33,6 +33,7 @@ class Stage:
     init_from: Optional[str] = None  # the stage whose checkpoint initializes this one
     freeze_encoder_updates: int = 0  # recipe 2: -1 frozen throughout, N first N updates
     cross_attention: str = "standard"  # recipe 2: standard or fusion
+    untie_output: bool = False  # recipe 1: the MLM head's projection is its own parameter
 
 
 def _mlm(name, **kw):
@@ -82,6 +83,7 @@ STAGES = {
             peak_lr=paper.MLM_CONTINUE_PEAK_LR,
             warmup_updates=paper.MLM_CONTINUE_WARMUP_UPDATES,
             init_from="bart-12e12d",
+            untie_output=True,
         ),
         # recipe 2: seq2seq warm-started from roberta-12e, encoder frozen
         _seq2seq(
@@ -154,6 +156,8 @@ def shell_assignments(name: str) -> str:
     for key, value in values.items():
         if value is None:
             value = ""
+        elif isinstance(value, bool):
+            value = int(value)  # 1 / 0 for shell tests
         lines.append(f"R_{key.upper()}={shlex.quote(str(value))}")
     return "\n".join(lines)
 

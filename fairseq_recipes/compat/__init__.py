@@ -1,8 +1,9 @@
 """Fixes to stock fairseq 0.12 that the plugin applies when it is loaded."""
 
-from . import clean_exit, safe_checkpoints
+from . import checkpoint_loading, clean_exit, safe_checkpoints
 
 
 def install() -> None:
     safe_checkpoints.install()
     clean_exit.install()
+    checkpoint_loading.install()

@@ -20,6 +20,10 @@ class ModelShape:
     positions: int = paper.TOKENS_PER_SAMPLE
     #: fairseq's learned positions reserve padding_idx + 1 extra rows
     position_offset: int = 2
+    #: the output projection (MLM head or LM head) is the input embedding matrix
+    tied_output: bool = True
+    #: attention fusion: one query vector per decoder layer (recipe 2's "-attn-f")
+    fusion: bool = False
 
     @classmethod
     def of_model(cls, model) -> "ModelShape":
@@ -27,6 +31,10 @@ class ModelShape:
         encoder = getattr(model.encoder, "sentence_encoder", model.encoder)
         decoder = getattr(model, "decoder", None)
         layer = encoder.layers[0]
+        if decoder is not None:
+            output = decoder.output_projection.weight
+        else:
+            output = model.encoder.lm_head.weight
         return cls(
             vocab=encoder.embed_tokens.num_embeddings,
             encoder_layers=len(encoder.layers),
@@ -34,6 +42,8 @@ class ModelShape:
             hidden=encoder.embed_tokens.embedding_dim,
             ffn=layer.fc1.out_features,
             positions=encoder.max_source_positions,
+            tied_output=output is encoder.embed_tokens.weight,
+            fusion=getattr(decoder, "layer_fusion", None) is not None,
         )
 
 
@@ -72,11 +82,13 @@ def mlm_head_params(s: ModelShape, tied: bool = True) -> int:
     return d * d + d + _layer_norm(d) + s.vocab + (0 if tied else s.vocab * d)
 
 
-def count_parameters(s: ModelShape, untied_output: bool = False) -> int:
-    """Parameters of roberta_12e (decoder_layers == 0, with its MLM head) or bart_12eNd."""
+def count_parameters(s: ModelShape) -> int:
+    """Parameters of roberta_12e (decoder_layers == 0, with its MLM head), bart_12eNd or
+    a two-stage model (untied output projection, optionally fusion queries)."""
     total = embedding_params(s) + _stack_extras(s)
     total += s.encoder_layers * encoder_layer_params(s)
     if s.decoder_layers == 0:
-        return total + mlm_head_params(s, tied=not untied_output)
+        return total + mlm_head_params(s, tied=s.tied_output)
     total += _stack_extras(s) + s.decoder_layers * decoder_layer_params(s)
-    return total + (embedding_params(s) if untied_output else 0)
+    total += 0 if s.tied_output else embedding_params(s)
+    return total + (s.decoder_layers * s.hidden if s.fusion else 0)

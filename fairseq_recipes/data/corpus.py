@@ -18,6 +18,8 @@ from typing import Dict, Iterable, Iterator, List, Optional
 
 from tqdm import tqdm
 
+from ..errors import RecipesError
+
 #: suffixes of the input files, in the order they are reported
 INPUT_SUFFIXES = (".txt", ".txt.gz", ".jsonl", ".jsonl.gz")
 _INPUT_NAME = re.compile(
@@ -28,7 +30,7 @@ _INPUT_NAME = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?।؟])\s+|(?<=[。！？])")
 
 
-class PipelineError(ValueError):
+class PipelineError(RecipesError):
     """Bad input or options: the message is one line naming the file or option."""
 
 

@@ -26,10 +26,13 @@ from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
 from .. import paper
+from ..checkpoints.encoder_state import DICTIONARY_STATE_KEY, dictionary_fingerprint
 from ..cost.model_shape import ModelShape, count_parameters
 from ..data.packing import build_packed_blocks
 from ..data.sampling import resampling_ratios
 from ..data.vocab import DOC_SEP, MASK
+from ..errors import RecipesError
+from ..models.freeze import protect_frozen
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ def _sizes(dataset) -> np.ndarray:
     return sizes[0] if isinstance(sizes, (list, tuple)) else sizes
 
 
-class TaskDataError(ValueError):
+class TaskDataError(RecipesError):
     """The data directory does not hold what the task needs."""
 
 
@@ -202,6 +205,19 @@ class MultilingualBlocksTask(FairseqTask):
     @property
     def target_dictionary(self):
         return self.dictionary
+
+    def state_dict(self):
+        """Task state saved in checkpoints: the dictionary's fingerprint, so that a model
+        warm-started from this checkpoint can check it shares the dictionary."""
+        return {
+            **super().state_dict(),
+            DICTIONARY_STATE_KEY: dictionary_fingerprint(self.dictionary),
+        }
+
+    def optimizer_step(self, optimizer, model, update_num):
+        # a model with a freeze schedule keeps its frozen weights bit-identical
+        with protect_frozen(model, optimizer):
+            super().optimizer_step(optimizer, model, update_num)
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)

@@ -27,12 +27,19 @@ if [[ "${SMOKE:-0}" == 1 ]]; then
   : "${TOKENS_PER_SAMPLE:=$R_SMOKE_TOKENS_PER_SAMPLE}"
   : "${LOG_INTERVAL:=5}"
   : "${SAVE_INTERVAL:=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))}"
+  if (( R_FREEZE_ENCODER_UPDATES > 0 )); then
+    : "${FREEZE_ENCODER_UPDATES:=$(( (R_FREEZE_ENCODER_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))}"
+  fi
 fi
 
 # ---- data, output, mode -----------------------------------------------------------
 DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
 SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
 SMOKE="${SMOKE:-0}"                             # 1: same script, tiny width, few updates, on CPU
+
+# ---- recipes: the stage this one starts from --------------------------------------
+INIT="${INIT:-$(dirname "$SAVE_DIR")/${R_INIT_FROM:-none}/checkpoint_last.pt}" # final checkpoint of stage R_INIT_FROM (recipes 1 and 2)
+FREEZE_ENCODER_UPDATES="${FREEZE_ENCODER_UPDATES:-$R_FREEZE_ENCODER_UPDATES}" # recipe 2: encoder frozen for the first N updates, -1 throughout
 
 # ---- hardware: 1M tokens per update whatever the cluster --------------------------
 detect_gpus() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -c GPU || echo 0; }
@@ -100,11 +107,33 @@ pretrain_args() {
     --skip-invalid-size-inputs-valid-test
   )
   if [[ -n "$R_NOISE_MODE" ]]; then ARGS+=(--noise-mode "$R_NOISE_MODE"); fi
+  if (( R_UNTIE_OUTPUT )); then ARGS+=(--untie-weights-roberta); fi
   if (( GPUS_PER_NODE == 0 )); then
     ARGS+=(--cpu)
   else
     ARGS+=(--fp16 --distributed-world-size "$world")
   fi
+}
+
+# Recipe 2: warm start the seq2seq encoder from the MLM encoder INIT (on a new run only:
+# a rerun resumes from SAVE_DIR/checkpoint_last.pt and no longer needs INIT).
+warm_start_args() {
+  ARGS+=(--init-encoder-from "$INIT" --freeze-encoder-updates "$FREEZE_ENCODER_UPDATES"
+         --cross-attention "$R_CROSS_ATTENTION")
+}
+
+# Recipe 1, stage 1: the encoder of the seq2seq checkpoint INIT as a roberta_12e checkpoint
+# (SAVE_DIR/encoder_init.pt), which stage 2 trains as a fresh run (--finetune-from-model;
+# fairseq ignores it once SAVE_DIR/checkpoint_last.pt exists).
+extracted_encoder_args() {
+  local init_encoder="$SAVE_DIR/encoder_init.pt"
+  if [[ ! -f "$init_encoder" && ! -f "$SAVE_DIR/checkpoint_last.pt" ]]; then
+    [[ -f "$INIT" ]] || fail "$INIT: not found (INIT must be the final checkpoint of $R_INIT_FROM)"
+    mkdir -p "$SAVE_DIR"
+    "$PYTHON" -m fairseq_recipes.checkpoints.extract_encoder --input "$INIT" --output "$init_encoder" \
+      | tee -a "$SAVE_DIR/train.log"
+  fi
+  ARGS+=(--finetune-from-model "$init_encoder")
 }
 
 # Run fairseq-train, teeing its output into SAVE_DIR/train.log. fairseq resumes from

@@ -1,0 +1,42 @@
+"""Let a model being built know whether fairseq is restoring it from a checkpoint.
+
+fairseq 0.12 builds a model the same way for a new training run and for
+``fairseq-generate``/``fairseq-validate``/the hub (``load_model_ensemble_and_task``); the
+model's ``build_model`` is not told which (``from_checkpoint`` stops at the task). A model
+that initializes itself from another checkpoint (recipe 2's warm start) must do so only
+for a new run: a trained two-stage checkpoint has to load without the MLM checkpoint it
+started from. This wraps fairseq's loader so that :func:`loading_checkpoint` is true
+while it builds models, whichever task does the building.
+"""
+
+import functools
+import threading
+
+_state = threading.local()
+
+
+def loading_checkpoint() -> bool:
+    """True while fairseq's ``load_model_ensemble_and_task`` is running."""
+    return getattr(_state, "depth", 0) > 0
+
+
+def _patched(original):
+    @functools.wraps(original)
+    def load_model_ensemble_and_task(*args, **kwargs):
+        _state.depth = getattr(_state, "depth", 0) + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _state.depth -= 1
+
+    load_model_ensemble_and_task._fairseq_recipes_patched = True
+    return load_model_ensemble_and_task
+
+
+def install() -> None:
+    """Wrap fairseq's ensemble loader. Idempotent."""
+    from fairseq import checkpoint_utils
+
+    loader = checkpoint_utils.load_model_ensemble_and_task
+    if not getattr(loader, "_fairseq_recipes_patched", False):
+        checkpoint_utils.load_model_ensemble_and_task = _patched(loader)
