@@ -36,3 +36,37 @@ def data_bin(raw_corpus, tmp_path_factory):
         "--num-shards", "2", "--valid-docs", "2", "--workers", "2",
     )  # fmt: skip
     return out
+
+
+#: per-script environment of the session's smoke runs: the unfreezing run also saves at
+#: its switch (update 10 of 18), so the frozen phase's end can be inspected
+SMOKE_ENV = {"2stage-bart-12e12d-unfrz": {"SAVE_INTERVAL": 5}}
+
+
+@pytest.fixture(scope="session")
+def smoke(data_bin, tmp_path_factory):
+    """Run a train script in smoke mode once per session; returns (save_dir, output).
+
+    A recipe stage starts from the smoke checkpoint of the stage it names (INIT), so
+    asking for ``2stage-bart-12e12d`` first runs ``roberta-12e``: the chains of the paper.
+    Tests must not train these save directories further (copy them first).
+    """
+    from helpers import train_script
+
+    from fairseq_recipes.recipes import STAGES
+
+    root = tmp_path_factory.mktemp("ck")
+    done = {}
+
+    def get(name):
+        if name not in done:
+            env = {"LOG_INTERVAL": 1, **SMOKE_ENV.get(name, {})}
+            init_from = STAGES[name].init_from
+            if init_from:
+                env["INIT"] = get(init_from)[0] / "checkpoint_last.pt"
+            save_dir = root / name
+            proc = train_script(name, data_bin, save_dir, **env)
+            done[name] = (save_dir, proc.stdout + proc.stderr)
+        return done[name]
+
+    return get
