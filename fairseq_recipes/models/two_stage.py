@@ -165,6 +165,12 @@ class TwoStageModel(BARTModel):
                 "throughout), 0 (never frozen) or a positive number of updates"
             )
         transformer_legacy.base_architecture(args)
+        if args.decoder_embed_dim != args.encoder_embed_dim:
+            raise RecipesError(
+                f"--decoder-embed-dim {args.decoder_embed_dim} must equal "
+                f"--encoder-embed-dim {args.encoder_embed_dim}: the decoder's input "
+                "embeddings are the encoder's"
+            )
         cfg = TransformerConfig.from_namespace(args)
         dictionary = task.source_dictionary
         if task.target_dictionary != dictionary:
