@@ -14,6 +14,7 @@ BENCHMARKS = [
     "benchmarks.noise_throughput",
     "benchmarks.preprocess_throughput",
     "benchmarks.step_overhead",
+    "benchmarks.freeze_cost",
 ]
 
 

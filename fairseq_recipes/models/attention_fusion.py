@@ -25,7 +25,12 @@ from torch import nn
 
 
 class LayerFusion(nn.Module):
-    """One learned query per decoder layer over the stacked encoder layer states."""
+    """One learned query per decoder layer over the stacked encoder layer states.
+
+    States are laid out ``T x B x K x C`` (tokens, sentences, encoder layers, channels) so
+    that both steps are batched matrix products over the tokens, and every layer's memory
+    is a ``T x B x C`` view of one result, without copies.
+    """
 
     def __init__(self, decoder_layers: int, embed_dim: int):
         super().__init__()
@@ -33,13 +38,14 @@ class LayerFusion(nn.Module):
         self.scale = 1.0 / math.sqrt(embed_dim)
 
     def weights(self, states: torch.Tensor) -> torch.Tensor:
-        """Softmax over encoder layers: (L, K, T, B) from states (K, T, B, C)."""
-        scores = torch.einsum("ktbc,lc->lktb", states, self.queries.to(states.dtype))
-        return torch.softmax(scores.float() * self.scale, dim=1).to(states.dtype)
+        """Softmax over encoder layers: T x B x K x L from states T x B x K x C."""
+        scores = torch.matmul(states, self.queries.t().to(states.dtype))
+        return torch.softmax(scores.float() * self.scale, dim=2).to(states.dtype)
 
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        """One memory per decoder layer: (L, T, B, C) from states (K, T, B, C)."""
-        return torch.einsum("lktb,ktbc->ltbc", self.weights(states), states)
+    def forward(self, states: torch.Tensor):
+        """One memory per decoder layer, each T x B x C, from states T x B x K x C."""
+        mixed = torch.matmul(self.weights(states).transpose(2, 3), states)  # T x B x L x C
+        return mixed.unbind(2)
 
 
 class FusedMemoryDecoderLayer(TransformerDecoderLayerBase):

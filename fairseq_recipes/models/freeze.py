@@ -93,7 +93,11 @@ def _master_copies(optimizer) -> Iterator[Tuple[nn.Parameter, torch.Tensor]]:
 def protect_frozen(model, optimizer):
     """Run an optimizer step that leaves the model's frozen parameters bit-identical."""
     frozen = frozen_parameters(model)
-    if not frozen:
+    # a plain optimizer skips parameters without a gradient: nothing to protect then
+    at_risk = getattr(optimizer, "fp32_params", None) is not None or any(
+        p.grad is not None for p in frozen
+    )
+    if not at_risk:
         yield
         return
     saved = [p.detach().clone() for p in frozen]

@@ -66,7 +66,7 @@ class TwoStageEncoder(TransformerEncoderBase):
                 src_tokens, src_lengths, return_all_hiddens or self.fusion, token_embeddings
             )
             if self.fusion:
-                states = torch.stack(out["encoder_states"][1:])  # K x T x B x C
+                states = torch.stack(out["encoder_states"][1:], dim=2)  # T x B x K x C
                 if self.layer_norm is not None:
                     states = self.layer_norm(states)
                 out["fusion_states"] = [states]
@@ -78,7 +78,7 @@ class TwoStageEncoder(TransformerEncoderBase):
         reordered = super().reorder_encoder_out(encoder_out, new_order)
         if encoder_out.get("fusion_states"):
             reordered["fusion_states"] = [
-                encoder_out["fusion_states"][0].index_select(2, new_order)
+                encoder_out["fusion_states"][0].index_select(1, new_order)
             ]
         return reordered
 

@@ -186,16 +186,17 @@ def test_fusion_weights_sum_to_one_per_token():
     torch.manual_seed(0)
     fusion = LayerFusion(decoder_layers=3, embed_dim=8)
     torch.nn.init.normal_(fusion.queries)
-    states = torch.randn(5, 7, 2, 8)  # K layers x T x B x C
+    states = torch.randn(7, 2, 5, 8)  # T x B x K layers x C
     weights = fusion.weights(states)
-    assert weights.shape == (3, 5, 7, 2)
-    assert torch.allclose(weights.sum(dim=1), torch.ones(3, 7, 2), atol=1e-6)
+    assert weights.shape == (7, 2, 5, 3)
+    assert torch.allclose(weights.sum(dim=2), torch.ones(7, 2, 3), atol=1e-6)
     assert (weights > 0).all()
     memories = fusion(states)
-    expected = (weights[1].unsqueeze(-1) * states).sum(0)
+    assert len(memories) == 3 and memories[1].shape == (7, 2, 8)
+    expected = (weights[:, :, :, 1].unsqueeze(-1) * states).sum(2)
     assert torch.allclose(memories[1], expected, atol=1e-6)
     # zero queries: a uniform mixture
-    assert torch.allclose(LayerFusion(3, 8).weights(states), torch.full((3, 5, 7, 2), 0.2))
+    assert torch.allclose(LayerFusion(3, 8).weights(states), torch.full((7, 2, 5, 3), 0.2))
 
 
 def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, mlm_path):
@@ -205,8 +206,9 @@ def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, ml
     net = _batch(task, n=2)["net_input"]
     encoder_out = model.encoder(net["src_tokens"], net["src_lengths"])
     states = encoder_out["fusion_states"][0]
-    assert states.shape[0] == 12
-    assert torch.equal(states[-1], encoder_out["encoder_out"][0])  # final layer norm applied
+    assert states.shape[2] == 12
+    # the final layer norm applied to every layer: the last is the standard output
+    assert torch.equal(states[:, :, -1], encoder_out["encoder_out"][0])
     full, _ = model.decoder(net["prev_output_tokens"], encoder_out=encoder_out)
     # step by step with cached cross-attention: the same logits
     incremental = {}
@@ -219,7 +221,7 @@ def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, ml
     assert torch.allclose(torch.cat(steps, dim=1), full[:, : len(steps)], atol=1e-5)
     # and fusion changes what the decoder reads: not the standard model's output
     standard, _ = model.decoder(
-        prev, encoder_out={**encoder_out, "fusion_states": [states[-1:].expand_as(states)]}
+        prev, encoder_out={**encoder_out, "fusion_states": [states[:, :, -1:].expand_as(states)]}
     )
     assert not torch.allclose(standard, full)
 
@@ -231,7 +233,7 @@ def test_reorder_keeps_fusion_states_with_their_sentences(data_bin):
     out = model.encoder(net["src_tokens"], net["src_lengths"])
     order = torch.tensor([2, 0, 0, 1])
     reordered = model.encoder.reorder_encoder_out(out, order)
-    assert torch.equal(reordered["fusion_states"][0], out["fusion_states"][0][:, :, order])
+    assert torch.equal(reordered["fusion_states"][0], out["fusion_states"][0][:, order])
 
 
 # ---- bad input ------------------------------------------------------------------------
