@@ -122,10 +122,17 @@ def run(quick: bool = True) -> dict:
                 trainer.train_step([batch])
                 if step > 0:  # the first step warms up
                     times[name].append(time.perf_counter() - start)
-        saved = {name: _saved_bytes(trainers[name], batches[0]) for name in ("frozen", "unfrozen")}
+        saved = {
+            name: _saved_bytes(trainers[name], batches[0])
+            for name in ("frozen", "unfrozen")
+        }
         flops = {
             name: sum(_train_flops(trainers[name].model, b, frozen) for b in batches[1:])
-            for name, frozen in [("unfrozen", False), ("frozen", True), ("frozen_fusion", True)]
+            for name, frozen in [
+                ("unfrozen", False),
+                ("frozen", True),
+                ("frozen_fusion", True),
+            ]
         }
     flop_ratio = flops["frozen"] / flops["unfrozen"]
     frozen_ratio = statistics.median(

@@ -17,7 +17,11 @@ import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoin
 from fairseq_recipes.checkpoints import encoder_state
 from fairseq_recipes.recipes import STAGES
 
-TWO_STAGE = ["2stage-bart-12e12d", "2stage-bart-12e12d-attn-f", "2stage-bart-12e12d-unfrz"]
+TWO_STAGE = [
+    "2stage-bart-12e12d",
+    "2stage-bart-12e12d-attn-f",
+    "2stage-bart-12e12d-unfrz",
+]
 
 
 def _encoder(path):
@@ -40,12 +44,16 @@ def test_frozen_throughout_keeps_the_mlm_encoder(smoke, name):
     assert "warm start: encoder" in log and "weight_decay': 0.01" in log
     mlm = _encoder(mlm_dir / "checkpoint_last.pt")
     final = _model(save_dir / "checkpoint_last.pt")
-    encoder = {k[len("encoder.") :]: v for k, v in final.items() if k.startswith("encoder.")}
+    encoder = {
+        k[len("encoder.") :]: v for k, v in final.items() if k.startswith("encoder.")
+    }
     assert sorted(encoder) == sorted(mlm)
     assert _differing(encoder, mlm) == []  # bit-identical after every update
     # one embedding for encoder and decoder input; the LM head trained away from it
     assert torch.equal(final["decoder.embed_tokens.weight"], mlm["embed_tokens.weight"])
-    assert not torch.equal(final["decoder.output_projection.weight"], mlm["embed_tokens.weight"])
+    assert not torch.equal(
+        final["decoder.output_projection.weight"], mlm["embed_tokens.weight"]
+    )
     fusion = [k for k in final if "layer_fusion" in k]
     assert fusion == (["decoder.layer_fusion.queries"] if name.endswith("attn-f") else [])
     if fusion:

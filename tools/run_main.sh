@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: build the toy multilingual corpus, preprocess it
 # (SentencePiece, dictionary, sharded binaries), then pre-train a tiny MLM encoder and a
-# tiny span-denoising seq2seq model through the real train scripts in smoke mode.
+# tiny span-denoising seq2seq model through the real train scripts in smoke mode, and run
+# both recipes from them: the three two-stage models from the MLM encoder (recipe 2) and
+# the seq2seq encoder continued with MLM (recipe 1).
 # Rerunning reuses what is finished (finished stages are skipped, training resumes).
 set -euo pipefail
 
@@ -17,7 +19,7 @@ mkdir -p "$WORK"
 exec > >(tee -a "$LOG") 2>&1
 stage() { printf '\n==== [%s] %s\n' "$(date +%T)" "$*"; }
 
-stage "1/4 toy corpus -> $WORK/corpus"
+stage "1/5 toy corpus -> $WORK/corpus"
 if [[ ! -d "$WORK/corpus" ]]; then
   "$PYTHON" -m fairseq_recipes.data.toy_corpus --output "$WORK/corpus.tmp"
   mv "$WORK/corpus.tmp" "$WORK/corpus"
@@ -25,7 +27,7 @@ else
   echo "exists, reused"
 fi
 
-stage "2/4 preprocess -> $WORK/data-bin"
+stage "2/5 preprocess -> $WORK/data-bin"
 if [[ ! -f "$WORK/data-bin/manifest.json" ]]; then
   "$PYTHON" -m fairseq_recipes.data.binarize --input "$WORK/corpus" --output "$WORK/data-bin" \
     --vocab-size "$VOCAB_SIZE" --num-shards "$NUM_SHARDS" --valid-docs 20
@@ -33,10 +35,15 @@ else
   echo "exists, reused"
 fi
 
-for recipe in roberta-12e bart-12e12d; do
-  stage "$([[ $recipe == roberta-12e ]] && echo 3/4 || echo 4/4) pre-train $recipe (smoke scale)"
+# from scratch first, then each recipe from the checkpoint its recipe names
+RECIPES=(roberta-12e bart-12e12d 2stage-bart-12e12d 2stage-bart-12e12d-attn-f
+         2stage-bart-12e12d-unfrz bart-12e12d+mlm)
+for i in "${!RECIPES[@]}"; do
+  recipe="${RECIPES[$i]}"
+  stage "$(( i < 2 ? 3 : i < 5 ? 4 : 5 ))/5 pre-train $recipe (smoke scale)"
   SMOKE=1 DATA="$WORK/data-bin" SAVE_DIR="$WORK/checkpoints/$recipe" \
-    "$ROOT/train_scripts/$recipe.sh" | { grep --line-buffered -E "\| (train|valid_[a-z]+) \||parameters:|done training" || true; }
+    "$ROOT/train_scripts/$recipe.sh" \
+    | { grep --line-buffered -E "\| (train|valid_[a-z]+) \||parameters:|warm start|unfrozen|^wrote|done training|error" || true; }
 done
 
 stage "done: checkpoints and logs in $WORK/checkpoints, log in $LOG"

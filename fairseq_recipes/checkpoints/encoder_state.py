@@ -50,7 +50,9 @@ def load(path) -> dict:
         raise
     except Exception as err:  # truncated file, not a torch file, ...
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise RecipesError(f"{path}: not a readable fairseq checkpoint ({first})") from None
+        raise RecipesError(
+            f"{path}: not a readable fairseq checkpoint ({first})"
+        ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise RecipesError(f"{path}: not a fairseq checkpoint (no 'model' weights)")
     return state
@@ -72,10 +74,14 @@ def expect_kind(state: dict, path, expected: str, hint: str = "") -> None:
     found = kind(state)
     if found == expected:
         return
-    names = {"mlm": "an MLM (RoBERTa-style) checkpoint", "seq2seq": "a seq2seq checkpoint"}
+    names = {
+        "mlm": "an MLM (RoBERTa-style) checkpoint",
+        "seq2seq": "a seq2seq checkpoint",
+    }
     what = names.get(found, "neither an MLM nor a seq2seq checkpoint")
     raise RecipesError(
-        f"{path}: is {what}, but {names[expected]} is expected here" + (f"; {hint}" if hint else "")
+        f"{path}: is {what}, but {names[expected]} is expected here"
+        + (f"; {hint}" if hint else "")
     )
 
 

@@ -49,9 +49,7 @@ def _mlm_head(embed: torch.Tensor, seed: int) -> dict:
 
 def _model_args(seq2seq_args) -> Namespace:
     """roberta_12e's arguments with the seq2seq encoder's shape."""
-    values = {
-        k: v for k, v in vars(seq2seq_args).items() if not k.startswith("decoder_")
-    }
+    values = {k: v for k, v in vars(seq2seq_args).items() if not k.startswith("decoder_")}
     values.update(
         arch="roberta_12e",
         _name="roberta_12e",
@@ -78,7 +76,9 @@ def _cfg(state: dict) -> dict:
 
     cfg = state.get("cfg")
     if cfg is None:
-        raise RecipesError("checkpoint has no cfg (fairseq < 0.10 checkpoints are not supported)")
+        raise RecipesError(
+            "checkpoint has no cfg (fairseq < 0.10 checkpoints are not supported)"
+        )
     if OmegaConf.is_config(cfg):
         cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     cfg = dict(cfg)
@@ -151,7 +151,9 @@ def cli_main(argv=None) -> None:
     )
     parser.add_argument("--input", required=True, help="seq2seq checkpoint (.pt)")
     parser.add_argument("--output", required=True, help="roberta_12e checkpoint to write")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the fresh head weights")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed of the fresh head weights"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace --output")
     args = parser.parse_args(argv)
     import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)

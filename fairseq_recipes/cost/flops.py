@@ -54,7 +54,11 @@ class ForwardFlops:
         if not encoder_frozen:
             return 3 * self.total
         # no input gradient for the frozen encoder's output: weight gradients only
-        return self.encoder + 2 * self.cross_kv + 3 * (self.total - self.encoder - self.cross_kv)
+        return (
+            self.encoder
+            + 2 * self.cross_kv
+            + 3 * (self.total - self.encoder - self.cross_kv)
+        )
 
 
 def forward_flops(

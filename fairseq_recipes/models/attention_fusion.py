@@ -44,7 +44,9 @@ class LayerFusion(nn.Module):
 
     def forward(self, states: torch.Tensor):
         """One memory per decoder layer, each T x B x C, from states T x B x K x C."""
-        mixed = torch.matmul(self.weights(states).transpose(2, 3), states)  # T x B x L x C
+        mixed = torch.matmul(
+            self.weights(states).transpose(2, 3), states
+        )  # T x B x L x C
         return mixed.unbind(2)
 
 

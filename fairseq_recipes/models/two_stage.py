@@ -24,8 +24,7 @@ import logging
 import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.bart.model import BARTModel
-from fairseq.models.transformer import TransformerConfig
-from fairseq.models.transformer import transformer_legacy
+from fairseq.models.transformer import TransformerConfig, transformer_legacy
 from fairseq.models.transformer.transformer_decoder import TransformerDecoderBase
 from fairseq.models.transformer.transformer_encoder import TransformerEncoderBase
 
@@ -58,12 +57,19 @@ class TwoStageEncoder(TransformerEncoderBase):
         self.embed_tokens.frozen = frozen
 
     def forward(
-        self, src_tokens, src_lengths=None, return_all_hiddens=False, token_embeddings=None
+        self,
+        src_tokens,
+        src_lengths=None,
+        return_all_hiddens=False,
+        token_embeddings=None,
     ):
         grad = torch.no_grad() if self.frozen else contextlib.nullcontext()
         with grad:
             out = super().forward(
-                src_tokens, src_lengths, return_all_hiddens or self.fusion, token_embeddings
+                src_tokens,
+                src_lengths,
+                return_all_hiddens or self.fusion,
+                token_embeddings,
             )
             if self.fusion:
                 states = torch.stack(out["encoder_states"][1:], dim=2)  # T x B x K x C
@@ -174,7 +180,9 @@ class TwoStageModel(BARTModel):
         cfg = TransformerConfig.from_namespace(args)
         dictionary = task.source_dictionary
         if task.target_dictionary != dictionary:
-            raise RecipesError("recipes_two_stage needs one dictionary for source and target")
+            raise RecipesError(
+                "recipes_two_stage needs one dictionary for source and target"
+            )
         embed_tokens = FreezableEmbedding(
             len(dictionary), cfg.encoder.embed_dim, dictionary.pad()
         )

@@ -28,7 +28,10 @@ def test_extracted_encoder_computes_the_same_function(bart_path, extracted, data
     assert summary["layers"] == 12 and summary["embed_dim"] == 64
     (bart,), _ = checkpoint_utils.load_model_ensemble([str(bart_path)])
     (mlm,), _, task = checkpoint_utils.load_model_ensemble_and_task([str(path)])
-    assert type(mlm).__name__ == "RobertaModel" and type(task).__name__ == "MultilingualMLMTask"
+    assert (
+        type(mlm).__name__ == "RobertaModel"
+        and type(task).__name__ == "MultilingualMLMTask"
+    )
     bart.eval(), mlm.eval()
     task.load_dataset("valid")
     ds = task.dataset("valid")
@@ -38,7 +41,10 @@ def test_extracted_encoder_computes_the_same_function(bart_path, extracted, data
     theirs = bart.encoder(src, batch["net_input"]["src_lengths"])["encoder_out"][0]
     assert torch.equal(ours, theirs)
     # the head's projection: equal to the embeddings, but its own parameter
-    head, embed = mlm.encoder.lm_head.weight, mlm.encoder.sentence_encoder.embed_tokens.weight
+    head, embed = (
+        mlm.encoder.lm_head.weight,
+        mlm.encoder.sentence_encoder.embed_tokens.weight,
+    )
     assert head is not embed and head.data_ptr() != embed.data_ptr()
     assert torch.equal(head, embed)
     assert torch.equal(embed, bart.encoder.embed_tokens.weight)

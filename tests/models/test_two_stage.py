@@ -72,7 +72,9 @@ def _train(task, model, optimizer, updates, *, protect=True, zero_grads=False):
     """fairseq's train and optimizer steps for the update numbers ``updates``."""
     from argparse import Namespace
 
-    criterion = task.build_criterion(Namespace(criterion="cross_entropy", sentence_avg=False))
+    criterion = task.build_criterion(
+        Namespace(criterion="cross_entropy", sentence_avg=False)
+    )
     batch = _batch(task)
     for update in updates:
         optimizer.zero_grad()
@@ -130,15 +132,22 @@ def test_frozen_encoder_stays_bit_identical(data_bin, mlm_path, monkeypatch, kin
     for p, master in _master_copies(optimizer):
         if any(p is q for q in model.encoder.parameters()):
             assert torch.equal(master, p.float())
-    assert torch.equal(before["decoder.embed_tokens.weight"], after["decoder.embed_tokens.weight"])
-    assert not torch.equal(
-        before["decoder.output_projection.weight"], after["decoder.output_projection.weight"]
+    assert torch.equal(
+        before["decoder.embed_tokens.weight"], after["decoder.embed_tokens.weight"]
     )
-    assert not torch.equal(before["decoder.layers.0.fc1.weight"], after["decoder.layers.0.fc1.weight"])
+    assert not torch.equal(
+        before["decoder.output_projection.weight"],
+        after["decoder.output_projection.weight"],
+    )
+    assert not torch.equal(
+        before["decoder.layers.0.fc1.weight"], after["decoder.layers.0.fc1.weight"]
+    )
     # the switch: updates 3 and 4 train the encoder and the embeddings too
     _train(task, model, optimizer, range(3, 5), zero_grads=kind.endswith("zero-grads"))
     moved = model.state_dict()
-    assert not torch.equal(before["encoder.embed_tokens.weight"], moved["encoder.embed_tokens.weight"])
+    assert not torch.equal(
+        before["encoder.embed_tokens.weight"], moved["encoder.embed_tokens.weight"]
+    )
     assert not torch.equal(
         before["encoder.layers.0.fc1.weight"], moved["encoder.layers.0.fc1.weight"]
     )
@@ -153,8 +162,14 @@ def test_without_protection_weight_decay_moves_the_frozen_encoder(
     optimizer = _optimizer(kind.replace("-zero-grads", ""), model, monkeypatch)
     weight = model.encoder.layers[0].fc1.weight
     before = weight.detach().float().clone()
-    _train(task, model, optimizer, range(2), protect=False,
-           zero_grads=kind.endswith("zero-grads"))
+    _train(
+        task,
+        model,
+        optimizer,
+        range(2),
+        protect=False,
+        zero_grads=kind.endswith("zero-grads"),
+    )
     # in fp16 a decay of 1e-4 per step is below the weights' resolution, but the fp32
     # master copy moves, and unfreezing would carry that drift into the model
     masters = dict(_master_copies(optimizer)) or {weight: weight}
@@ -196,7 +211,9 @@ def test_fusion_weights_sum_to_one_per_token():
     expected = (weights[:, :, :, 1].unsqueeze(-1) * states).sum(2)
     assert torch.allclose(memories[1], expected, atol=1e-6)
     # zero queries: a uniform mixture
-    assert torch.allclose(LayerFusion(3, 8).weights(states), torch.full((7, 2, 5, 3), 0.2))
+    assert torch.allclose(
+        LayerFusion(3, 8).weights(states), torch.full((7, 2, 5, 3), 0.2)
+    )
 
 
 def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, mlm_path):
@@ -221,7 +238,11 @@ def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, ml
     assert torch.allclose(torch.cat(steps, dim=1), full[:, : len(steps)], atol=1e-5)
     # and fusion changes what the decoder reads: not the standard model's output
     standard, _ = model.decoder(
-        prev, encoder_out={**encoder_out, "fusion_states": [states[:, :, -1:].expand_as(states)]}
+        prev,
+        encoder_out={
+            **encoder_out,
+            "fusion_states": [states[:, :, -1:].expand_as(states)],
+        },
     )
     assert not torch.allclose(standard, full)
 
@@ -250,7 +271,9 @@ def test_dictionary_with_other_symbols_is_refused(data_bin, mlm_path, tmp_path):
         state["task_state"]["recipes_dictionary"]["sha256"] = "0" * 64
 
     path = _saved_variant(tmp_path, mlm_path, other_symbols)
-    with pytest.raises(RecipesError, match="same size as the data's but different symbols"):
+    with pytest.raises(
+        RecipesError, match="same size as the data's but different symbols"
+    ):
         _build(data_bin, init=path)
 
 
@@ -260,7 +283,9 @@ def test_dictionary_of_other_size_is_refused(data_bin, mlm_path, tmp_path):
         state["model"][key] = torch.cat([state["model"][key], state["model"][key][:3]])
 
     path = _saved_variant(tmp_path, mlm_path, bigger)
-    with pytest.raises(RecipesError, match=r"dictionary has \d+ symbols but the data's has"):
+    with pytest.raises(
+        RecipesError, match=r"dictionary has \d+ symbols but the data's has"
+    ):
         _build(data_bin, init=path)
 
 
@@ -278,7 +303,9 @@ def test_encoder_shape_must_match_the_checkpoint(data_bin, mlm_path, option, val
             width[width.index(opt) + 1] = value
     if option not in width:
         width += [option, value]
-    with pytest.raises(RecipesError, match=rf"has {name}=\S+, but this model has {value} \({option}\)"):
+    with pytest.raises(
+        RecipesError, match=rf"has {name}=\S+, but this model has {value} \({option}\)"
+    ):
         _build(data_bin, init=mlm_path, width=width)
 
 
