@@ -77,3 +77,25 @@ def valid_losses(log: str):
 def final_updates(log: str) -> int:
     """The largest update count a fairseq log reports."""
     return max(int(n) for n in re.findall(r"num_updates[ =](\d+)", log))
+
+
+# what the smoke checkpoints need at decoding time (fairseq-generate / fairseq-validate)
+_SMOKE_DECODING = ["--task", "recipes_span_denoising", "--tokens-per-sample", "128",
+                   "--max-tokens", "4096", "--cpu", "--required-batch-size-multiple", "1"]  # fmt: skip
+
+
+def generate(data, checkpoint, *args):
+    """fairseq-generate (beam 3, valid_en) of a smoke denoiser: (hypotheses, references)."""
+    proc = fairseq("generate", data, "--path", checkpoint, "--gen-subset", "valid_en",
+                   "--beam", "3", *_SMOKE_DECODING, *args)  # fmt: skip
+    lines = proc.stdout.splitlines()
+    return [x for x in lines if x.startswith("H-")], [
+        x for x in lines if x.startswith("T-")
+    ]
+
+
+def validate(data, checkpoint, subsets):
+    """fairseq-validate of a smoke denoiser on ``subsets``: its whole output."""
+    proc = fairseq("validate", data, "--path", checkpoint, "--valid-subset", subsets,
+                   *_SMOKE_DECODING)  # fmt: skip
+    return proc.stdout + proc.stderr

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from helpers import fairseq, run, train_script
+from helpers import generate, run, train_script, validate
 
 import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
 from fairseq_recipes.checkpoints import encoder_state
@@ -112,35 +112,26 @@ def test_recipe1_extracts_the_encoder_and_continues_with_mlm(smoke):
 
 def test_fusion_model_decodes_with_beam_search(smoke, data_bin):
     save_dir, _ = smoke("2stage-bart-12e12d-attn-f")
-    proc = fairseq(
-        "generate", data_bin / "shard0", "--path", save_dir / "checkpoint_last.pt",
-        "--task", "recipes_span_denoising", "--gen-subset", "valid_en", "--beam", "3",
-        "--tokens-per-sample", "128", "--max-tokens", "4096", "--cpu",
-        "--required-batch-size-multiple", "1", "--max-len-b", "40",
-    )  # fmt: skip
-    hyps = [line for line in proc.stdout.splitlines() if line.startswith("H-")]
-    refs = [line for line in proc.stdout.splitlines() if line.startswith("T-")]
+    hyps, refs = generate(data_bin / "shard0", save_dir / "checkpoint_last.pt")
     assert hyps and len(hyps) == len(refs)
 
 
-def test_generate_needs_no_mlm_checkpoint(smoke, data_bin, tmp_path):
-    """A trained two-stage checkpoint loads without the MLM checkpoint it started from."""
+def test_trained_model_loads_without_the_mlm_checkpoint(smoke, data_bin, tmp_path):
+    """fairseq-validate reads a two-stage checkpoint with the MLM checkpoint it started
+    from and its own training directory both gone."""
     mlm_dir, _ = smoke("roberta-12e")
     save_dir, _ = smoke("2stage-bart-12e12d")
-    moved = tmp_path / "model.pt"
-    shutil.copy(save_dir / "checkpoint_last.pt", moved)
-    hidden = mlm_dir.with_name("roberta-12e.hidden")
-    mlm_dir.rename(hidden)
+    model = tmp_path / "model.pt"
+    shutil.copy(save_dir / "checkpoint_last.pt", model)
+    moved = [(d, d.with_name(d.name + ".hidden")) for d in (mlm_dir, save_dir)]
+    for d, hidden in moved:
+        d.rename(hidden)
     try:
-        proc = fairseq(
-            "validate", data_bin / "shard0", "--path", moved, "--task",
-            "recipes_span_denoising", "--valid-subset", "valid_en",
-            "--tokens-per-sample", "128", "--max-tokens", "4096", "--cpu",
-            "--required-batch-size-multiple", "1",
-        )  # fmt: skip
+        out = validate(data_bin / "shard0", model, "valid_en")
     finally:
-        hidden.rename(mlm_dir)
-    assert "valid on 'valid_en' subset" in proc.stdout + proc.stderr
+        for d, hidden in moved:
+            hidden.rename(d)
+    assert "valid on 'valid_en' subset" in out and "warm start" not in out
 
 
 def test_missing_init_is_one_line_error(data_bin, tmp_path):

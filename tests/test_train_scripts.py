@@ -9,8 +9,15 @@ import shutil
 import sys
 
 import pytest
-import torch
-from helpers import fairseq, final_updates, run, train_losses, train_script, valid_losses
+from helpers import (
+    final_updates,
+    generate,
+    run,
+    train_losses,
+    train_script,
+    valid_losses,
+    validate,
+)
 
 from fairseq_recipes.recipes import STAGES
 
@@ -81,20 +88,7 @@ def test_generate_and_validate_with_trained_denoiser(smoke, data_bin, tmp_path):
     proc = run([sys.executable, "-c", probe, ckpt])
     assert proc.stdout.strip() == "['argparse.Namespace']"
     # ... and with the plugin loaded, generate and validate read them
-    proc = fairseq(
-        "generate", data_bin / "shard0", "--path", ckpt, "--task",
-        "recipes_span_denoising", "--gen-subset", "valid_en", "--beam", "3",
-        "--tokens-per-sample", "128", "--max-tokens", "4096", "--cpu",
-        "--required-batch-size-multiple", "1",
-    )  # fmt: skip
-    hyps = [line for line in proc.stdout.splitlines() if line.startswith("H-")]
-    refs = [line for line in proc.stdout.splitlines() if line.startswith("T-")]
+    hyps, refs = generate(data_bin / "shard0", ckpt)
     assert hyps and len(hyps) == len(refs)
-    proc = fairseq(
-        "validate", data_bin / "shard0", "--path", ckpt, "--task",
-        "recipes_span_denoising", "--valid-subset", "valid_en,valid_fr",
-        "--tokens-per-sample", "128", "--max-tokens", "4096", "--cpu",
-        "--required-batch-size-multiple", "1",
-    )  # fmt: skip
-    out = proc.stdout + proc.stderr
+    out = validate(data_bin / "shard0", ckpt, "valid_en,valid_fr")
     assert "valid on 'valid_en' subset" in out and "valid on 'valid_fr' subset" in out
