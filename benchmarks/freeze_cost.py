@@ -19,6 +19,7 @@ turn, and each ratio is the median of the per-round ratios.
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,44 +29,23 @@ import torch
 from fairseq_recipes.cost.flops import forward_flops
 from fairseq_recipes.cost.model_shape import ModelShape
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.toy_training import toy_shard, trainer  # noqa: E402
+
 WIDTH = ["--encoder-embed-dim", "512", "--encoder-ffn-embed-dim", "2048",
          "--encoder-attention-heads", "8", "--decoder-embed-dim", "512",
          "--decoder-ffn-embed-dim", "2048", "--decoder-attention-heads", "8"]  # fmt: skip
 BLOCK = 128
 BATCH = 16
+COMMON = ["--task", "recipes_span_denoising", "--arch", "two_stage_bart_12e12d",
+          "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "1e-4",
+          "--weight-decay", "0.01", "--tokens-per-sample", str(BLOCK),
+          "--max-tokens", "8192", *WIDTH]  # fmt: skip
 VARIANTS = {
     "unfrozen": ["--freeze-encoder-updates", "0"],
     "frozen": ["--freeze-encoder-updates", "-1"],
     "frozen_fusion": ["--freeze-encoder-updates", "-1", "--cross-attention", "fusion"],
 }
-
-
-def _data(workdir: Path) -> Path:
-    from fairseq_recipes.data import binarize, toy_corpus
-
-    toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
-    binarize.cli_main(["--input", str(workdir / "text"), "--output", str(workdir / "bin"),
-                       "--vocab-size", "2000", "--valid-docs", "2"])  # fmt: skip
-    return workdir / "bin" / "shard0"
-
-
-def _trainer(data, extra):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq.trainer import Trainer
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [str(data), "--user-dir",
-        str(Path(__file__).resolve().parents[1] / "fairseq_recipes"), "--cpu",
-        "--task", "recipes_span_denoising", "--arch", "two_stage_bart_12e12d",
-        "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "1e-4",
-        "--weight-decay", "0.01", "--tokens-per-sample", str(BLOCK),
-        "--max-tokens", "8192", *WIDTH, *extra])  # fmt: skip
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    torch.manual_seed(0)
-    model = task.build_model(cfg.model)
-    return task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
 
 
 def _batches(task, data, n):
@@ -110,16 +90,16 @@ def _train_flops(model, batch, encoder_frozen) -> int:
 def run(quick: bool = True) -> dict:
     rounds = 4 if quick else 12
     with tempfile.TemporaryDirectory() as tmp:
-        data = _data(Path(tmp))
+        data = toy_shard(Path(tmp))
         trainers = {}
         for name, extra in VARIANTS.items():
-            task, trainers[name] = _trainer(data, extra)
+            task, trainers[name] = trainer(data, *COMMON, *extra)
         batches = _batches(task, data, rounds + 1)
         times = {name: [] for name in VARIANTS}
         for step, batch in enumerate(batches):
-            for name, trainer in trainers.items():
+            for name, side in trainers.items():
                 start = time.perf_counter()
-                trainer.train_step([batch])
+                side.train_step([batch])
                 if step > 0:  # the first step warms up
                     times[name].append(time.perf_counter() - start)
         saved = {

@@ -15,6 +15,7 @@ as the ratio of the summed times.
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,9 @@ import torch
 from fairseq.data import DenoisingDataset
 
 from fairseq_recipes import paper
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.toy_training import toy_shard, trainer  # noqa: E402
 
 WIDTH = ["--encoder-embed-dim", "128", "--encoder-ffn-embed-dim", "512",
          "--encoder-attention-heads", "4", "--decoder-embed-dim", "128",
@@ -33,34 +37,9 @@ STOCK = ["--encoder-normalize-before", "--decoder-normalize-before",
          "--max-target-positions", "512", "--attention-dropout", "0.1"]  # fmt: skip
 BLOCK = 256
 BATCH = 16
-
-
-def _data(workdir: Path) -> Path:
-    from fairseq_recipes.data import binarize, toy_corpus
-
-    toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
-    binarize.cli_main(["--input", str(workdir / "text"), "--output", str(workdir / "bin"),
-                       "--vocab-size", "2000", "--valid-docs", "2"])  # fmt: skip
-    return workdir / "bin" / "shard0"
-
-
-def _trainer(data, arch, extra):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq.trainer import Trainer
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [str(data), "--user-dir",
-        str(Path(__file__).resolve().parents[1] / "fairseq_recipes"), "--cpu",
-        "--task", "recipes_span_denoising", "--noise-mode", "mask", "--arch", arch,
-        "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "1e-4",
-        "--tokens-per-sample", str(BLOCK), "--max-tokens", "8192", *WIDTH, *extra])  # fmt: skip
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    torch.manual_seed(0)  # both models start from the same weights
-    model = task.build_model(cfg.model)
-    criterion = task.build_criterion(cfg.criterion)
-    return task, Trainer(cfg, task, model, criterion)
+COMMON = ["--task", "recipes_span_denoising", "--noise-mode", "mask", "--criterion",
+          "cross_entropy", "--optimizer", "adam", "--lr", "1e-4", "--tokens-per-sample",
+          str(BLOCK), "--max-tokens", "8192", *WIDTH]  # fmt: skip
 
 
 def _noisers(task, data):
@@ -80,9 +59,9 @@ def _noisers(task, data):
 def run(quick: bool = True) -> dict:
     steps = 6 if quick else 30
     with tempfile.TemporaryDirectory() as tmp:
-        data = _data(Path(tmp))
-        task, ours = _trainer(data, "bart_12e12d", [])
-        _, stock = _trainer(data, "bart_large", STOCK)
+        data = toy_shard(Path(tmp))
+        task, ours = trainer(data, *COMMON, "--arch", "bart_12e12d")
+        _, stock = trainer(data, *COMMON, "--arch", "bart_large", *STOCK)
         n_ours = sum(p.numel() for p in ours.model.parameters())
         n_stock = sum(p.numel() for p in stock.model.parameters())
         same_init = all(

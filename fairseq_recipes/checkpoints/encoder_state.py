@@ -14,6 +14,7 @@ from typing import Dict, Optional
 
 import torch
 
+from ..compat.safe_checkpoints import UnsafeCheckpointError
 from ..errors import RecipesError
 
 MLM_ENCODER_PREFIX = "encoder.sentence_encoder."
@@ -46,8 +47,8 @@ def load(path) -> dict:
         raise RecipesError(f"{path}: no such checkpoint file")
     try:
         state = checkpoint_utils.load_checkpoint_to_cpu(path)
-    except RecipesError:
-        raise
+    except UnsafeCheckpointError as err:  # already one line naming the file
+        raise RecipesError(str(err)) from None
     except Exception as err:  # truncated file, not a torch file, ...
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise RecipesError(
@@ -88,7 +89,7 @@ def expect_kind(state: dict, path, expected: str, hint: str = "") -> None:
 def model_args(state: dict):
     """The model's arguments (an ``argparse.Namespace`` or a config), or None."""
     cfg = state.get("cfg")
-    model = cfg.get("model") if isinstance(cfg, dict) or hasattr(cfg, "get") else None
+    model = cfg.get("model") if hasattr(cfg, "get") else None
     if model is None and state.get("args") is not None:
         model = state["args"]
     return model

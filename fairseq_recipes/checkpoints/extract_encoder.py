@@ -15,7 +15,6 @@ Also callable from Python: :func:`extract_encoder`.
 
 import argparse
 import dataclasses
-import logging
 import os
 import sys
 from argparse import Namespace
@@ -24,8 +23,6 @@ import torch
 
 from ..errors import RecipesError
 from . import encoder_state
-
-logger = logging.getLogger(__name__)
 
 #: fairseq's BERT initialization of a Linear weight (init_bert_params)
 _BERT_INIT_STD = 0.02

@@ -89,12 +89,15 @@ def _numpy_scalars() -> list:
 _UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
-def _explain(path, err: Exception) -> UnsafeCheckpointError:
+def _explain(path, err: Exception):
+    """The one-line refusal for a disallowed global, or None for any other failure (a
+    truncated or non-torch file), which keeps its own error."""
     found = _UNSUPPORTED.search(str(err))
-    what = found.group(1) if found else str(err).splitlines()[0]
+    if not found:
+        return None
     return UnsafeCheckpointError(
-        f"{path}: refused to load checkpoint: it pickles {what}, which is not a "
-        "fairseq checkpoint class (weights-only loading; see "
+        f"{path}: refused to load checkpoint: it pickles {found.group(1)}, which is not "
+        "a fairseq checkpoint class (weights-only loading; see "
         "fairseq_recipes/compat/safe_checkpoints.py)"
     )
 
@@ -105,9 +108,12 @@ def _patched_loader(original):
         try:
             return original(path, *args, **kwargs)
         except pickle.UnpicklingError as err:
-            if isinstance(err, UnsafeCheckpointError):
+            refusal = (
+                None if isinstance(err, UnsafeCheckpointError) else _explain(path, err)
+            )
+            if refusal is None:
                 raise
-            raise _explain(path, err) from None
+            raise refusal from None
 
     load_checkpoint_to_cpu._fairseq_recipes_patched = True
     return load_checkpoint_to_cpu

@@ -78,12 +78,6 @@ def _master_copies(optimizer) -> Iterator[Tuple[nn.Parameter, torch.Tensor]]:
                 n = p.numel()
                 yield p, buffer.data[offset : offset + n].view_as(p.data)
                 offset += n
-    elif torch.is_tensor(fp32):
-        offset = 0
-        for p in fp16:
-            n = p.numel()
-            yield p, fp32.data[offset : offset + n].view_as(p.data)
-            offset += n
     else:
         for p, p32 in zip(fp16, fp32):
             yield p, p32.data

@@ -2,6 +2,7 @@
 attention fusion, and the errors for bad input."""
 
 import copy
+import fractions
 
 import pytest
 import torch
@@ -319,6 +320,11 @@ def test_missing_and_wrong_kind_of_checkpoint(data_bin, smoke, tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(RecipesError, match="not a readable fairseq checkpoint"):
         _build(data_bin, init=junk)
+    # a global outside fairseq's checkpoint classes: weights-only loading refuses it
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"model": {}, "extra_state": {"x": fractions.Fraction(1, 3)}}, unsafe)
+    with pytest.raises(RecipesError, match="it pickles fractions.Fraction"):
+        _build(data_bin, init=unsafe)
 
 
 def test_options_are_validated(data_bin):
