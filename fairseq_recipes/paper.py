@@ -26,6 +26,10 @@ SPAN_NOISE_RATIO = 0.15
 SPAN_POISSON_LAMBDA = 3.0
 
 # ---- model shapes (paper, Table 1) -------------------------------------------------------
+#: vocabulary size of the FLOP tables: XLM-R's SentencePiece vocabulary (Conneau et al.
+#: 2020); an assumption, the paper does not state its own. The trained models take the
+#: size of the dictionary that recipes-preprocess builds.
+VOCAB = 250_000
 HIDDEN = 1024
 FFN = 4096
 HEADS = 16
@@ -64,5 +68,7 @@ UNFREEZE_UNFROZEN_UPDATES = 150_000
 #: one Training Unit: 100k updates of 12 layers of width 1024 at 1M tokens per update
 TU_UPDATES = 100_000
 TU_LAYERS = 12
+TU_HIDDEN = HIDDEN
+TU_TOKENS_PER_UPDATE = TOKENS_PER_UPDATE
 #: the paper's estimate of a frozen layer's cost relative to a trained one (forward only)
 FROZEN_LAYER_COST = 0.5

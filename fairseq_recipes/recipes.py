@@ -117,6 +117,32 @@ STAGES = {
     ]
 }
 
+#: The ways to get both a multilingual encoder and a seq2seq model (paper, Table 1's
+#: totals): name -> (encoder model, seq2seq model). Each costs the stages behind both.
+BOTH_MODELS = {
+    "from scratch": ("roberta-12e", "bart-12e12d"),
+    "recipe 1": ("bart-12e12d+mlm", "bart-12e12d"),
+    "recipe 2": ("roberta-12e", "2stage-bart-12e12d"),
+    "recipe 2, attention fusion": ("roberta-12e", "2stage-bart-12e12d-attn-f"),
+    "recipe 2, unfrozen": ("roberta-12e", "2stage-bart-12e12d-unfrz"),
+}
+
+
+def lineage(*names: str) -> list:
+    """The stages that produce the named models, each once, every stage after the one
+    it starts from (``init_from``)."""
+    stages = []
+    for name in names:
+        if name not in STAGES:
+            raise KeyError(f"unknown recipe {name!r}; known: {', '.join(STAGES)}")
+        chain = []
+        while name is not None:
+            chain.insert(0, STAGES[name])
+            name = STAGES[name].init_from
+        stages += [stage for stage in chain if stage not in stages]
+    return stages
+
+
 #: Settings shared by every pre-training stage (paper, or XLM-R where the paper is silent).
 COMMON = dict(
     tokens_per_update=paper.TOKENS_PER_UPDATE,

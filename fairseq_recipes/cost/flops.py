@@ -21,6 +21,8 @@ gradient flows into the frozen encoder output.
 
 from dataclasses import dataclass
 
+from .. import paper
+from ..data.span_noise import expected_source_tokens
 from .model_shape import ModelShape
 
 
@@ -75,3 +77,45 @@ def forward_flops(
         decoder += 4 * shape.decoder_layers * shape.encoder_layers * source * d
     cross_kv = 0 if shape.fusion else shape.decoder_layers * 4 * source * d * d
     return ForwardFlops(encoder, decoder, 2 * target * d * v, cross_kv)
+
+
+def stage_shape(stage, vocab: int, hidden: int, ffn: int, positions: int) -> ModelShape:
+    """The shape a Table 1 stage trains, at a given width and vocabulary."""
+    return ModelShape(
+        vocab=vocab,
+        encoder_layers=stage.encoder_layers,
+        decoder_layers=stage.decoder_layers,
+        hidden=hidden,
+        ffn=ffn,
+        positions=positions,
+        fusion=stage.cross_attention == "fusion",
+    )
+
+
+def block_forward_flops(stage, shape: ModelShape) -> ForwardFlops:
+    """Forward FLOPs of one training block of ``shape.positions`` tokens, with the stage's
+    noise: MLM predicts ``MLM_MASK_PROB`` of the positions; span denoising feeds the
+    encoder the noised block (shorter) and the decoder the whole block."""
+    block = shape.positions
+    if stage.decoder_layers == 0:
+        return forward_flops(shape, block, predicted=paper.MLM_MASK_PROB * block)
+    source = expected_source_tokens(
+        block, stage.noise_mode, paper.SPAN_NOISE_RATIO, paper.SPAN_POISSON_LAMBDA
+    )
+    return forward_flops(shape, source, target=block)
+
+
+def phase_flops(phase, shape: ModelShape, tokens_per_update: int) -> float:
+    """Training FLOPs of a phase (``training_units.Phase``) of full blocks."""
+    blocks = phase.tokens(tokens_per_update) / shape.positions
+    return blocks * block_forward_flops(phase.stage, shape).train(phase.encoder_frozen)
+
+
+def flops_per_tu(shape: ModelShape) -> float:
+    """The FLOPs of one TU at this width and block length: 12 trained encoder layers (no
+    embeddings, no output head) over TU_UPDATES updates of TU_TOKENS_PER_UPDATE tokens."""
+    blocks = paper.TU_UPDATES * paper.TU_TOKENS_PER_UPDATE / shape.positions
+    per_block = paper.TU_LAYERS * encoder_layer_forward(
+        shape.positions, shape.hidden, shape.ffn
+    )
+    return blocks * 3 * per_block

@@ -70,6 +70,18 @@ def _length_tables(poisson_lambda: float):
     return cdf_ztp, cdf_sb, mean, var
 
 
+def expected_source_tokens(
+    block_tokens: int, mode: str, noise_ratio: float, poisson_lambda: float
+) -> float:
+    """Mean encoder input length of a noised ``block_tokens`` block (``<s>``/``</s>``
+    protected, no ``[DOC]``): K tokens leave it, and in ``mask`` mode each of its
+    K / E[length] spans comes back as one ``<mask>``."""
+    noised = round(noise_ratio * (block_tokens - 2))
+    if mode == "drop":
+        return float(block_tokens - noised)
+    return block_tokens - noised + noised / _length_tables(poisson_lambda)[2]
+
+
 def _sample_lengths(total: int, rng: np.random.Generator, poisson_lambda: float):
     """Zero-truncated Poisson lengths summing to exactly ``total`` (circular conditioning)."""
     cdf_ztp, cdf_sb, mean, var = _length_tables(poisson_lambda)

@@ -27,6 +27,7 @@ from omegaconf import II, MISSING
 
 from .. import paper
 from ..checkpoints.encoder_state import DICTIONARY_STATE_KEY, dictionary_fingerprint
+from ..cost.ledger import ComputeLedgerTask
 from ..cost.model_shape import ModelShape, count_parameters
 from ..data.packing import build_packed_blocks
 from ..data.sampling import resampling_ratios
@@ -74,7 +75,7 @@ class MultilingualDataConfig(FairseqDataclass):
     seed: int = II("common.seed")
 
 
-class MultilingualBlocksTask(FairseqTask):
+class MultilingualBlocksTask(ComputeLedgerTask, FairseqTask):
     """Base of the MLM and span-denoising tasks.
 
     Subclasses define ``build_noised_dataset(blocks, split)``, which turns one language's

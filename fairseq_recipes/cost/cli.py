@@ -1,0 +1,125 @@
+"""``recipes-cost``: the paper's Table 1 (TU) beside FLOPs of the real shapes.
+
+recipes-cost                         # terminal table, paper shapes, 250k vocabulary
+recipes-cost --format markdown
+recipes-cost --format json --hidden 768 --ffn 3072 --vocab 64000
+"""
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+
+from tabulate import tabulate
+
+from .. import paper
+from ..recipes import STAGES
+from .table1 import Width, both_models_cost, disagreements, model_cost
+
+FORMATS = {"table": "simple", "markdown": "github"}
+
+MODEL_HEADERS = ["Model", "Enc. layers", "Dec. layers", "Enc. updates", "Dec. updates",
+                 "Frozen enc. updates", "TU by stage", "TU", "FLOPs", "FLOPs in TU"]  # fmt: skip
+BOTH_HEADERS = ["Both models", "Encoder", "Seq2seq", "TU by stage", "TU", "Saving",
+                "FLOPs", "Saving by FLOPs"]  # fmt: skip
+
+
+def _updates(n: int) -> str:
+    if n == 0:
+        return "-"
+    return f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
+
+
+def _stages(parts) -> str:
+    return " + ".join(f"{p['tu']:.1f}" for p in parts)
+
+
+def cost_tables(width: Width) -> dict:
+    return dict(
+        width=asdict(width),
+        tokens_per_update=paper.TOKENS_PER_UPDATE,
+        models=[model_cost(name, width) for name in STAGES],
+        both_models=both_models_cost(width),
+        notes=disagreements(width),
+    )
+
+
+def render(tables: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(tables, indent=2)
+    style = FORMATS[fmt]
+    models = [
+        [m["model"], m["encoder_layers"], m["decoder_layers"] or "-",
+         _updates(m["encoder_updates"]), _updates(m["decoder_updates"]),
+         _updates(m["encoder_frozen_updates"]), _stages(m["phases"]), f"{m['tu']:.1f}",
+         f"{m['flops']:.3g}", f"{m['flops_in_tu']:.1f}"]
+        for m in tables["models"]
+    ]  # fmt: skip
+    both = [
+        [b["way"], b["encoder"], b["seq2seq"], _stages(b["phases"]), f"{b['tu']:.1f}",
+         f"{b['tu_saving']:.0%}", f"{b['flops']:.3g}", f"{b['flops_saving']:.0%}"]
+        for b in tables["both_models"]
+    ]  # fmt: skip
+    w = tables["width"]
+    title = (
+        f"Table 1. TU: the paper's estimate (1 TU = {paper.TU_UPDATES:,} updates of "
+        f"{paper.TU_LAYERS} layers at {paper.TU_TOKENS_PER_UPDATE:,} tokens per update, "
+        f"a frozen layer {paper.FROZEN_LAYER_COST:g}). FLOPs: matrix products of the real "
+        f"shapes, width {w['hidden']}, FFN {w['ffn']}, vocabulary {w['vocab']:,}, "
+        f"{w['tokens_per_sample']}-token blocks."
+    )
+    bullet = "- " if fmt == "markdown" else "* "
+    return "\n\n".join(
+        [
+            title,
+            tabulate(models, MODEL_HEADERS, tablefmt=style, disable_numparse=True),
+            tabulate(both, BOTH_HEADERS, tablefmt=style, disable_numparse=True),
+            "\n".join(bullet + note for note in tables["notes"]),
+        ]
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def cli_main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="recipes-cost",
+        description="Table 1: the compute cost of every model and recipe, in the "
+        "paper's Training Units and in FLOPs of the real shapes.",
+    )
+    parser.add_argument(
+        "--format", choices=["table", "markdown", "json"], default="table"
+    )
+    parser.add_argument("--output", help="write here (atomically) instead of stdout")
+    shape = parser.add_argument_group("shape of the FLOP view (default: the paper's)")
+    shape.add_argument("--hidden", type=_positive, default=paper.HIDDEN)
+    shape.add_argument("--ffn", type=_positive, default=paper.FFN)
+    shape.add_argument("--vocab", type=_positive, default=paper.VOCAB)
+    shape.add_argument(
+        "--tokens-per-sample", type=_positive, default=paper.TOKENS_PER_SAMPLE
+    )
+    args = parser.parse_args(argv)
+    if args.tokens_per_sample < 3:
+        parser.error("--tokens-per-sample: a block needs <s>, </s> and one token")
+    width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
+    text = render(cost_tables(width), args.format) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return
+    tmp = f"{args.output}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, args.output)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,122 @@
+"""Live compute accounting: the TU and FLOPs a fairseq-train run has consumed so far.
+
+Every training batch is priced from its real token counts and the model's freeze state
+at that update: TU from the batch's ``ntokens`` (the block tokens; ``training_units``),
+FLOPs from each sequence's unpadded source and target lengths and, for MLM, its predicted
+positions (``flops``). Validation is not counted, nor are the steps fairseq skips on an
+fp16 overflow (they are not updates either).
+
+:class:`ComputeLedgerTask` adds this to a fairseq task: the batch's cost travels in the
+logging outputs (summed over workers like every other count), ``reduce_metrics`` adds it
+to the run's total and logs ``tu`` and ``flops`` (cumulative; TensorBoard too), and the
+total is saved in the task state of every checkpoint (``task_state["recipes_ledger"]``),
+from which a resumed run continues (``compat/task_state_resume.py``). A run started with
+``--reset-meters`` or ``--finetune-from-model`` starts from zero: it is a new run.
+"""
+
+from dataclasses import asdict, dataclass
+
+from fairseq.logging import metrics
+
+from .flops import forward_flops
+from .model_shape import ModelShape
+from .training_units import training_units
+
+LEDGER_STATE_KEY = "recipes_ledger"
+#: logging-output keys of one batch's cost (numbers, so fairseq can sum them)
+TU_KEY, FLOPS_KEY, TOKENS_KEY = "recipes_tu", "recipes_flops", "recipes_tokens"
+#: log keys of the running totals, shown just before fairseq's timing fields
+LOG_PRIORITY = 790
+
+
+@dataclass
+class Ledger:
+    tu: float = 0.0
+    flops: float = 0.0
+    tokens: int = 0
+
+
+def _unwrap(model):
+    while hasattr(model, "module"):  # fairseq's distributed wrappers
+        model = model.module
+    return model
+
+
+def encoder_frozen(model) -> bool:
+    return bool(getattr(_unwrap(model).encoder, "frozen", False))
+
+
+def batch_cost(sample, model, shape: ModelShape, pad: int) -> dict:
+    """The cost of training ``model`` (of ``shape``) on one batch, as logging outputs."""
+    frozen = encoder_frozen(model)
+    source = sample["net_input"]["src_tokens"].ne(pad).sum(dim=1).tolist()
+    target = sample["target"].ne(pad).sum(dim=1).tolist()
+    flops = 0
+    for n, m in zip(source, target):
+        if shape.decoder_layers:
+            flops += forward_flops(shape, n, target=m).train(frozen)
+        else:  # MLM: the target holds the predicted positions only
+            flops += forward_flops(shape, n, predicted=m).train(frozen)
+    ntokens = int(sample["ntokens"])
+    return {
+        TU_KEY: training_units(
+            ntokens, shape.encoder_layers, shape.decoder_layers, frozen
+        ),
+        FLOPS_KEY: float(flops),
+        TOKENS_KEY: ntokens,
+    }
+
+
+class ComputeLedgerTask:
+    """Mixin for a :class:`~fairseq.tasks.FairseqTask` (put it first in the bases)."""
+
+    @property
+    def ledger(self) -> Ledger:
+        if not hasattr(self, "_ledger"):
+            self._ledger = Ledger()
+        return self._ledger
+
+    def _model_shape(self, model) -> ModelShape:
+        if getattr(self, "_ledger_model", None) is not model:
+            self._ledger_model = model
+            self._ledger_shape = ModelShape.of_model(_unwrap(model))
+        return self._ledger_shape
+
+    def train_step(
+        self, sample, model, criterion, optimizer, update_num, ignore_grad=False
+    ):
+        loss, sample_size, logging_output = super().train_step(
+            sample, model, criterion, optimizer, update_num, ignore_grad
+        )
+        cost = batch_cost(
+            sample, model, self._model_shape(model), self.source_dictionary.pad()
+        )
+        if ignore_grad:  # fairseq's dummy batch: no work, but every worker sends the keys
+            cost = {key: 0 * value for key, value in cost.items()}
+        logging_output.update(cost)
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion):
+        super().reduce_metrics(logging_outputs, criterion)
+        if not any(TU_KEY in log for log in logging_outputs):
+            return  # validation
+        ledger = self.ledger
+        ledger.tu += float(sum(log.get(TU_KEY, 0) for log in logging_outputs))
+        ledger.flops += float(sum(log.get(FLOPS_KEY, 0) for log in logging_outputs))
+        ledger.tokens += int(sum(log.get(TOKENS_KEY, 0) for log in logging_outputs))
+        # weight 0: every aggregation window shows the running total, not an average
+        metrics.log_scalar("tu", ledger.tu, weight=0, priority=LOG_PRIORITY)
+        metrics.log_scalar("flops", ledger.flops, weight=0, priority=LOG_PRIORITY + 1)
+
+    def state_dict(self):
+        return {**super().state_dict(), LEDGER_STATE_KEY: asdict(self.ledger)}
+
+    def resume_state_dict(self, state: dict) -> None:
+        """Continue the ledger of the run whose checkpoint fairseq-train resumes."""
+        if LEDGER_STATE_KEY in state:
+            self._ledger = Ledger(**state[LEDGER_STATE_KEY])
+
+
+def checkpoint_cost(state: dict) -> Ledger:
+    """The ledger saved in a loaded checkpoint (zero when it has none)."""
+    return Ledger(**state.get("task_state", {}).get(LEDGER_STATE_KEY, {}))
