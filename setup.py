@@ -26,6 +26,7 @@ setup(
         "rouge-score>=0.1.2",
         "matplotlib>=3.7",
         "pyyaml>=6",
+        "tabulate>=0.9",
         "tensorboardX>=2.6",  # --tensorboard-logdir (fairseq falls back to it)
     ],
     extras_require={
@@ -37,6 +38,7 @@ setup(
             "recipes-ud-text = fairseq_recipes.data.ud_text:cli_main",
             "recipes-preprocess = fairseq_recipes.data.binarize:cli_main",
             "recipes-extract-encoder = fairseq_recipes.checkpoints.extract_encoder:cli_main",
+            "recipes-cost = fairseq_recipes.cost.cli:cli_main",
         ],
     },
 )

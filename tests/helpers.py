@@ -11,6 +11,12 @@ PLUGIN = ROOT / "fairseq_recipes"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TRAIN_SCRIPTS = ROOT / "train_scripts"
 
+# the smoke scripts' shape (fairseq_recipes.recipes.SMOKE), as fairseq-train options
+ENCODER_WIDTH = ["--encoder-embed-dim", 64, "--encoder-ffn-embed-dim", 128,
+                 "--encoder-attention-heads", 4, "--tokens-per-sample", 128]  # fmt: skip
+DECODER_WIDTH = ["--decoder-embed-dim", 64, "--decoder-ffn-embed-dim", 128,
+                 "--decoder-attention-heads", 4]  # fmt: skip
+
 
 def shared_data():
     """``../shared/data`` beside the project root, or None when it is absent."""
@@ -99,3 +105,26 @@ def validate(data, checkpoint, subsets):
     proc = fairseq("validate", data, "--path", checkpoint, "--valid-subset", subsets,
                    *_SMOKE_DECODING)  # fmt: skip
     return proc.stdout + proc.stderr
+
+
+def flop_counter():
+    """torch's ``FlopCounterMode``, also counting the CPU attention kernels (forward and
+    backward) that it has no formula for."""
+    import torch
+    from torch.utils import flop_counter as fc
+
+    ops = torch.ops.aten
+
+    def forward(query, key, value, *args, out_val=None, **kwargs):
+        return fc.sdpa_flop_count(query, key, value)  # shapes, not tensors
+
+    def backward(grad_out, query, key, value, *args, out_val=None, **kwargs):
+        return fc.sdpa_backward_flop_count(grad_out, query, key, value)
+
+    return fc.FlopCounterMode(
+        display=False,
+        custom_mapping={
+            ops._scaled_dot_product_flash_attention_for_cpu: forward,
+            ops._scaled_dot_product_flash_attention_for_cpu_backward: backward,
+        },
+    )

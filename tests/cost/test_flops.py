@@ -3,26 +3,12 @@
 import pytest
 import torch
 from fairseq_setup import setup
-from torch.utils import flop_counter
-from torch.utils.flop_counter import FlopCounterMode
+from helpers import DECODER_WIDTH as DECODER
+from helpers import ENCODER_WIDTH as WIDTH
+from helpers import flop_counter
 
 from fairseq_recipes.cost.flops import forward_flops
 from fairseq_recipes.cost.model_shape import ModelShape
-
-WIDTH = ["--encoder-embed-dim", 64, "--encoder-ffn-embed-dim", 128,
-         "--encoder-attention-heads", 4, "--tokens-per-sample", 128]  # fmt: skip
-DECODER = ["--decoder-embed-dim", 64, "--decoder-ffn-embed-dim", 128,
-           "--decoder-attention-heads", 4]  # fmt: skip
-
-
-def _counter():
-    """torch's counter, also counting the CPU attention kernel it does not know."""
-    cpu_sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-
-    def count(query, key, value, *args, out_val=None, **kwargs):
-        return flop_counter.sdpa_flop_count(query, key, value)  # shapes, not tensors
-
-    return FlopCounterMode(display=False, custom_mapping={cpu_sdpa: count})
 
 
 @pytest.mark.parametrize(
@@ -37,7 +23,7 @@ def test_seq2seq_forward_flops(data_bin, arch, extra):
     batch, n, m = 3, 40, 47
     src = torch.randint(5, len(task.dictionary), (batch, n))
     prev = torch.randint(5, len(task.dictionary), (batch, m))
-    with torch.no_grad(), _counter() as counter:
+    with torch.no_grad(), flop_counter() as counter:
         model(src, torch.full((batch,), n), prev)
     predicted = batch * forward_flops(ModelShape.of_model(model), n, m).total
     assert predicted == pytest.approx(counter.get_total_flops(), rel=0.02)
@@ -50,7 +36,7 @@ def test_mlm_forward_flops(data_bin):
     src = torch.randint(5, len(task.dictionary), (2, 50))
     masked = torch.zeros(2, 50, dtype=torch.bool)
     masked[:, ::7] = True  # the head runs on the predicted positions only
-    with torch.no_grad(), _counter() as counter:
+    with torch.no_grad(), flop_counter() as counter:
         model(src, masked_tokens=masked)
     flops = forward_flops(ModelShape.of_model(model), 50, predicted=int(masked[0].sum()))
     assert 2 * flops.total == pytest.approx(counter.get_total_flops(), rel=0.02)

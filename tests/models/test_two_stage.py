@@ -9,6 +9,7 @@ import torch
 from fairseq import checkpoint_utils
 from fairseq.optim.fp16_optimizer import FP16Optimizer
 from fairseq_setup import setup
+from helpers import DECODER_WIDTH, ENCODER_WIDTH
 
 from fairseq_recipes.checkpoints import encoder_state
 from fairseq_recipes.cost.model_shape import ModelShape, count_parameters
@@ -16,11 +17,7 @@ from fairseq_recipes.errors import RecipesError
 from fairseq_recipes.models.attention_fusion import LayerFusion
 from fairseq_recipes.models.freeze import _master_copies
 
-# the smoke scripts' shape (fairseq_recipes.recipes.SMOKE)
-WIDTH = ["--encoder-embed-dim", 64, "--encoder-ffn-embed-dim", 128,
-         "--encoder-attention-heads", 4, "--decoder-embed-dim", 64,
-         "--decoder-ffn-embed-dim", 128, "--decoder-attention-heads", 4,
-         "--tokens-per-sample", 128]  # fmt: skip
+WIDTH = ENCODER_WIDTH + DECODER_WIDTH
 
 
 @pytest.fixture(scope="module")
