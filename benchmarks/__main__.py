@@ -1,4 +1,4 @@
-"""Run every benchmark: ``python -m benchmarks [--quick] [--json results.json]``.
+"""Run every benchmark: ``python -m benchmarks [--quick] [--json results.json] [--only NAME]``.
 
 Each benchmark module exposes ``run(quick) -> dict`` of figures; this prints them as one
 table and writes them as JSON.
@@ -7,6 +7,7 @@ table and writes them as JSON.
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 
@@ -15,6 +16,7 @@ BENCHMARKS = [
     "benchmarks.preprocess_throughput",
     "benchmarks.step_overhead",
     "benchmarks.freeze_cost",
+    "benchmarks.recipe_cost",
 ]
 
 
@@ -32,9 +34,17 @@ def main(argv=None):
         "--quick", action="store_true", help="smaller inputs, a minute each"
     )
     parser.add_argument("--json", default=None, help="write all figures to this file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name.rsplit(".", 1)[-1] for name in BENCHMARKS],
+        help="run this benchmark only (repeatable)",
+    )
     args = parser.parse_args(argv)
     results = {}
     for name in BENCHMARKS:
+        if args.only and name.rsplit(".", 1)[-1] not in args.only:
+            continue
         start = time.time()
         print(f"== {name}", file=sys.stderr, flush=True)
         results[name] = importlib.import_module(name).run(quick=args.quick)
@@ -47,8 +57,6 @@ def main(argv=None):
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(results, f, indent=2, default=str)
-        import os
-
         os.replace(args.json + ".tmp", args.json)
 
 

@@ -30,7 +30,7 @@ from fairseq_recipes.cost.flops import forward_flops
 from fairseq_recipes.cost.model_shape import ModelShape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
-from benchmarks.toy_training import toy_shard, trainer  # noqa: E402
+from benchmarks.toy_training import fixed_batches, toy_shard, trainer  # noqa: E402
 
 WIDTH = ["--encoder-embed-dim", "512", "--encoder-ffn-embed-dim", "2048",
          "--encoder-attention-heads", "8", "--decoder-embed-dim", "512",
@@ -46,17 +46,6 @@ VARIANTS = {
     "frozen": ["--freeze-encoder-updates", "-1"],
     "frozen_fusion": ["--freeze-encoder-updates", "-1", "--cross-attention", "fusion"],
 }
-
-
-def _batches(task, data, n):
-    blocks = task._blocks(str(data), "en", "train")
-    noised = task.build_noised_dataset(blocks, "train")
-    out = []
-    for step in range(n):
-        noised.set_epoch(step + 1)
-        indices = [(step * BATCH + i) % len(noised) for i in range(BATCH)]
-        out.append(noised.collater([noised[i] for i in indices]))
-    return out
 
 
 def _saved_bytes(trainer, batch) -> int:
@@ -94,7 +83,7 @@ def run(quick: bool = True) -> dict:
         trainers = {}
         for name, extra in VARIANTS.items():
             task, trainers[name] = trainer(data, *COMMON, *extra)
-        batches = _batches(task, data, rounds + 1)
+        batches = fixed_batches(task, data, rounds + 1, BATCH)
         times = {name: [] for name in VARIANTS}
         for step, batch in enumerate(batches):
             for name, side in trainers.items():

@@ -34,3 +34,16 @@ def trainer(data: Path, *args: str):
     torch.manual_seed(0)
     model = task.build_model(cfg.model)
     return task, Trainer(cfg, task, model, task.build_criterion(cfg.criterion))
+
+
+def fixed_batches(task, data: Path, n: int, batch: int, lang: str = "en") -> list:
+    """``n`` batches of ``batch`` training blocks of one language, noised by the task
+    (a new noise draw per batch): the same work for every model that trains on them."""
+    blocks = task._blocks(str(data), lang, "train")
+    noised = task.build_noised_dataset(blocks, "train")
+    out = []
+    for step in range(n):
+        noised.set_epoch(step + 1)
+        indices = [(step * batch + i) % len(noised) for i in range(batch)]
+        out.append(noised.collater([noised[i] for i in indices]))
+    return out
