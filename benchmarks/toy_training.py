@@ -1,6 +1,8 @@
 """What the training benchmarks share: a small preprocessed toy corpus and a fairseq
 Trainer built in-process from command-line style arguments (CPU)."""
 
+import contextlib
+import sys
 from pathlib import Path
 
 import torch
@@ -12,9 +14,12 @@ def toy_shard(workdir: Path) -> Path:
     """The first shard of a preprocessed toy corpus (8 languages, 40 documents each)."""
     from fairseq_recipes.data import binarize, toy_corpus
 
-    toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
-    binarize.cli_main(["--input", str(workdir / "text"), "--output", str(workdir / "bin"),
-                       "--vocab-size", "2000", "--valid-docs", "2"])  # fmt: skip
+    # their reports go to stderr: stdout is the benchmarks' table
+    with contextlib.redirect_stdout(sys.stderr):
+        toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
+        binarize.cli_main(["--input", str(workdir / "text"), "--output",
+                           str(workdir / "bin"), "--vocab-size", "2000",
+                           "--valid-docs", "2"])  # fmt: skip
     return workdir / "bin" / "shard0"
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from .. import paper
+from ..errors import RecipesError
 from ..recipes import STAGES
 from .table1 import Width, both_models_cost, disagreements, model_cost
 
@@ -80,6 +81,25 @@ def render(tables: dict, fmt: str) -> str:
     )
 
 
+def ledger_table(paths, fmt: str) -> str:
+    """The compute each checkpoint's run consumed, as its ledger counted it."""
+    from ..checkpoints import encoder_state
+    from .ledger import checkpoint_cost
+
+    rows = []
+    for path in paths:
+        state = encoder_state.load(path)  # one-line errors for a missing or bad file
+        updates = (state.get("optimizer_history") or [{}])[-1].get("num_updates", 0)
+        ledger = checkpoint_cost(state)
+        rows.append(dict(checkpoint=path, updates=updates, **asdict(ledger)))
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    table = [[r["checkpoint"], r["updates"], f"{r['tokens']:,}", f"{r['tu']:.4g}",
+              f"{r['flops']:.4g}"] for r in rows]  # fmt: skip
+    headers = ["Checkpoint", "Updates", "Tokens", "TU", "FLOPs"]
+    return tabulate(table, headers, tablefmt=FORMATS[fmt], disable_numparse=True)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -100,6 +120,13 @@ def cli_main(argv=None):
         "--format", choices=["table", "markdown", "json"], default="table"
     )
     parser.add_argument("--output", help="write here (atomically) instead of stdout")
+    parser.add_argument(
+        "--checkpoints",
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="instead of Table 1, what the runs of these checkpoints consumed so far "
+        "(the live ledger saved in them)",
+    )
     shape = parser.add_argument_group("shape of the FLOP view (default: the paper's)")
     shape.add_argument("--hidden", type=_positive, default=paper.HIDDEN)
     shape.add_argument("--ffn", type=_positive, default=paper.FFN)
@@ -110,8 +137,15 @@ def cli_main(argv=None):
     args = parser.parse_args(argv)
     if args.tokens_per_sample < 3:
         parser.error("--tokens-per-sample: a block needs <s>, </s> and one token")
-    width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
-    text = render(cost_tables(width), args.format) + "\n"
+    if args.checkpoints:
+        try:
+            text = ledger_table(args.checkpoints, args.format) + "\n"
+        except RecipesError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+    else:
+        width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
+        text = render(cost_tables(width), args.format) + "\n"
     if args.output is None:
         sys.stdout.write(text)
         return

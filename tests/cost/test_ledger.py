@@ -1,6 +1,7 @@
 """The live compute ledger: per batch against torch's FLOP count, cumulative in the log,
 in checkpoints, across a resume, and in TensorBoard."""
 
+import json
 import re
 import shutil
 import struct
@@ -9,7 +10,13 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 from fairseq_setup import setup
-from helpers import DECODER_WIDTH, ENCODER_WIDTH, flop_counter, train_script
+from helpers import (
+    DECODER_WIDTH,
+    ENCODER_WIDTH,
+    flop_counter,
+    python_module,
+    train_script,
+)
 
 from fairseq_recipes.cost.ledger import FLOPS_KEY, LEDGER_STATE_KEY, TOKENS_KEY, TU_KEY
 
@@ -165,3 +172,23 @@ def test_validation_is_not_counted(data_bin):
     task.reduce_metrics([log, log], criterion)  # two workers' outputs
     assert task.ledger.tokens == 2 * sample["ntokens"]
     assert task.state_dict()[LEDGER_STATE_KEY]["tu"] == 2 * log[TU_KEY]
+
+
+def test_recipes_cost_reads_the_ledger_of_checkpoints(smoke, tmp_path):
+    save_dir, log = smoke(UNFRZ)
+    lines = _ledger_lines(log)
+    proc = python_module("fairseq_recipes.cost.cli", "--format", "json",
+                         "--checkpoints", save_dir / "checkpoint_last.pt")  # fmt: skip
+    (row,) = json.loads(proc.stdout)
+    assert row["updates"] == max(lines)
+    assert row["tokens"] == sum(tokens for tokens, _, _ in lines.values())
+    assert row["tu"] == pytest.approx(lines[max(lines)][1], rel=1e-4)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    proc = python_module("fairseq_recipes.cost.cli", "--checkpoints", junk, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: {junk}: not a readable fairseq checkpoint")
+    )
