@@ -5,9 +5,11 @@ Every stage behind ``recipes.BOTH_MODELS`` (roberta-12e, bart-12e12d, recipe 1's
 continuation, the three two-stage models) trains through fairseq's Trainer with its own
 task, architecture, noise and freeze schedule, at the paper's depths but a smaller width,
 on 128-token blocks, with its update count divided by the same number (so the two phases of
-``-unfrz`` keep their 200k/150k proportion). Recipe 2 starts from roberta-12e's trained
-weights, recipe 1 from bart-12e12d's extracted encoder. Stages that do not depend on each
-other train in turn, one update each, so that load on a shared machine hits all alike.
+``-unfrz`` keep their 200k/150k proportion). Recipe 2 warm-starts from a roberta-12e
+checkpoint, recipe 1 from bart-12e12d's extracted encoder, as their scripts do; but from
+the initial checkpoints of those stages, not their trained ones, so that all six stages
+can train side by side, one update each in turn, and load on a shared machine hits all
+alike (the values of the weights do not change what a step costs).
 
 Reported: seconds per stage (the sum of its update times, after one warm-up update) beside
 its predicted TU and the FLOPs its ledger counted, and for each way to get both models the
@@ -71,11 +73,11 @@ def _stage_args(stage, divisor: int, init) -> list:
     return args
 
 
-def _train_in_turn(stages, data, divisor, workdir, checkpoints) -> dict:
-    """Train ``stages`` side by side; returns {name: (seconds, ledger)} and saves each
-    final checkpoint in ``checkpoints``."""
-    runs = {}
-    for stage in stages:
+def _build(stages, data, divisor, workdir) -> dict:
+    """A trainer per stage, each with its batches; a stage that starts from another gets
+    that stage's initial checkpoint (extracted encoder for recipe 1)."""
+    runs, checkpoints = {}, {}
+    for stage in stages:  # lineage order: a stage's init comes before it
         init = checkpoints.get(stage.init_from)
         if stage.init_from and not stage.arch.startswith("two_stage"):  # recipe 1
             init = workdir / f"{stage.name}.init.pt"
@@ -84,12 +86,22 @@ def _train_in_turn(stages, data, divisor, workdir, checkpoints) -> dict:
         if not stage.arch.startswith("two_stage") and init is not None:
             side.load_checkpoint(str(init), reset_optimizer=True,
                                  reset_lr_scheduler=True, reset_meters=True)  # fmt: skip
+        checkpoints[stage.name] = workdir / f"{stage.name}.pt"
+        side.consolidate_optimizer()  # what fairseq-train does before saving
+        side.save_checkpoint(str(checkpoints[stage.name]), {})
         updates = _scaled(stage.updates, divisor)
         batches = fixed_batches(task, data, updates + 1, BATCH)
-        side.train_step([batches[0]])  # warm-up, not timed nor counted
-        side.set_num_updates(0)
-        task._ledger = Ledger()
-        runs[stage.name] = dict(task=task, trainer=side, batches=batches[1:], times=[])
+        runs[stage.name] = dict(task=task, trainer=side, batches=batches, times=[])
+    return runs
+
+
+def _train_in_turn(runs) -> dict:
+    """One update of every stage in turn until each has done its own count; returns
+    {name: (seconds, ledger)}."""
+    for run in runs.values():
+        run["trainer"].train_step([run["batches"].pop(0)])  # warm-up: not timed
+        run["trainer"].set_num_updates(0)  # nor counted
+        run["task"]._ledger = Ledger()
     while any(run["batches"] for run in runs.values()):
         for run in runs.values():
             if run["batches"]:
@@ -97,24 +109,15 @@ def _train_in_turn(stages, data, divisor, workdir, checkpoints) -> dict:
                 start = time.perf_counter()
                 run["trainer"].train_step([batch])
                 run["times"].append(time.perf_counter() - start)
-    for name, run in runs.items():
-        checkpoints[name] = workdir / f"{name}.pt"
-        run["trainer"].consolidate_optimizer()  # what fairseq-train does before saving
-        run["trainer"].save_checkpoint(str(checkpoints[name]), {})
     return {name: (sum(run["times"]), run["task"].ledger) for name, run in runs.items()}
 
 
 def run(quick: bool = True) -> dict:
     divisor = QUICK_DIVISOR if quick else DIVISOR
     stages = lineage(*[name for pair in BOTH_MODELS.values() for name in pair])
-    first = [s for s in stages if s.init_from is None]
-    second = [s for s in stages if s.init_from is not None]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        data = toy_shard(workdir)
-        checkpoints = {}
-        measured = _train_in_turn(first, data, divisor, workdir, checkpoints)
-        measured.update(_train_in_turn(second, data, divisor, workdir, checkpoints))
+        measured = _train_in_turn(_build(stages, toy_shard(workdir), divisor, workdir))
     out = {"hidden": HIDDEN, "block": BLOCK, "blocks_per_update": BATCH,
            "update_divisor": divisor}  # fmt: skip
     for stage in stages:
