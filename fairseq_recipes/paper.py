@@ -72,3 +72,24 @@ TU_HIDDEN = HIDDEN
 TU_TOKENS_PER_UPDATE = TOKENS_PER_UPDATE
 #: the paper's estimate of a frozen layer's cost relative to a trained one (forward only)
 FROZEN_LAYER_COST = 0.5
+
+# ---- fine-tuning (paper: fine-tuning setup, Table 2) ------------------------------------
+FINETUNE_ADAM_BETAS = (0.9, 0.99)
+FINETUNE_WEIGHT_DECAY = 0.1
+FINETUNE_DROPOUT = 0.1
+#: heads: hidden layers of the MLP (GELU) on the encoder output
+PAIR_HEAD = (512,)  # XNLI, on <s>
+TAGGING_HEAD = (512,)  # WikiANN, UDPOS, on each word's first subword
+INTENT_SLOTS_HEAD = (256, 256)  # mATIS++: one for the intent (<s>), one for the slots
+#: per task: peak learning rate (linear warmup from 0, linear decay to 0), warmup
+#: updates, sentences per batch, epochs, max updates (training stops at the first)
+FINETUNE = {
+    "xnli": dict(peak_lr=1e-5, warmup_updates=1000, batch_size=128, epochs=5,
+                 max_updates=30_000),
+    "matis": dict(peak_lr=3e-5, warmup_updates=500, batch_size=128, epochs=200,
+                  max_updates=7_000),
+    "wikiann": dict(peak_lr=3e-5, warmup_updates=300, batch_size=128, epochs=20,
+                    max_updates=3_000),
+    "udpos": dict(peak_lr=3e-5, warmup_updates=1000, batch_size=128, epochs=56,
+                  max_updates=9_000),
+}  # fmt: skip

@@ -110,8 +110,8 @@ def check_encoder_shape(source_args, target_args, path) -> None:
     if source_args is None:
         return  # no arguments stored: the strict weight load is the check
     for name, option in ENCODER_SHAPE_ARGS:
-        theirs = _arg(source_args, name)
-        ours = _arg(target_args, name)
+        theirs = arg_value(source_args, name)
+        ours = arg_value(target_args, name)
         if theirs is None or ours is None:
             continue
         if theirs != ours:
@@ -121,7 +121,7 @@ def check_encoder_shape(source_args, target_args, path) -> None:
             )
 
 
-def _arg(args, name):
+def arg_value(args, name):
     value = getattr(args, name, None)
     if value is None and hasattr(args, "get"):
         value = args.get(name)
@@ -157,7 +157,7 @@ def _recorded_fingerprint(state: dict) -> Optional[dict]:
         return dict(task_state[DICTIONARY_STATE_KEY])
     cfg = state.get("cfg") or {}
     task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
-    data = _arg(task_cfg, "data") if task_cfg is not None else None
+    data = arg_value(task_cfg, "data") if task_cfg is not None else None
     if not data:
         return None
     dict_path = os.path.join(str(data).split(os.pathsep)[0], "dict.txt")

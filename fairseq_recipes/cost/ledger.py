@@ -46,24 +46,22 @@ def encoder_frozen(model) -> bool:
     return bool(getattr(_unwrap(model).encoder, "frozen", False))
 
 
-def batch_cost(sample, model, shape: ModelShape, pad: int) -> dict:
-    """The cost of training ``model`` (of ``shape``) on one batch, as logging outputs."""
-    frozen = encoder_frozen(model)
-    source = sample["net_input"]["src_tokens"].ne(pad).sum(dim=1).tolist()
-    target = sample["target"].ne(pad).sum(dim=1).tolist()
+def batch_cost(ntokens: int, source, target, shape: ModelShape, frozen: bool) -> dict:
+    """The cost of one training batch, as logging outputs: ``ntokens`` block tokens,
+    each row's unpadded ``source`` length and ``target`` length (the decoder's tokens,
+    or an MLM model's predicted positions)."""
     flops = 0
     for n, m in zip(source, target):
         if shape.decoder_layers:
             flops += forward_flops(shape, n, target=m).train(frozen)
-        else:  # MLM: the target holds the predicted positions only
+        else:
             flops += forward_flops(shape, n, predicted=m).train(frozen)
-    ntokens = int(sample["ntokens"])
     return {
         TU_KEY: training_units(
             ntokens, shape.encoder_layers, shape.decoder_layers, frozen
         ),
         FLOPS_KEY: float(flops),
-        TOKENS_KEY: ntokens,
+        TOKENS_KEY: int(ntokens),
     }
 
 
@@ -82,14 +80,26 @@ class ComputeLedgerTask:
             self._ledger_shape = ModelShape.of_model(_unwrap(model))
         return self._ledger_shape
 
+    def ledger_lengths(self, sample):
+        """Per row: unpadded source tokens, and target tokens (MLM: the target holds
+        the predicted positions only)."""
+        pad = self.source_dictionary.pad()
+        source = sample["net_input"]["src_tokens"].ne(pad).sum(dim=1).tolist()
+        return source, sample["target"].ne(pad).sum(dim=1).tolist()
+
     def train_step(
         self, sample, model, criterion, optimizer, update_num, ignore_grad=False
     ):
         loss, sample_size, logging_output = super().train_step(
             sample, model, criterion, optimizer, update_num, ignore_grad
         )
+        source, target = self.ledger_lengths(sample)
         cost = batch_cost(
-            sample, model, self._model_shape(model), self.source_dictionary.pad()
+            sample["ntokens"],
+            source,
+            target,
+            self._model_shape(model),
+            encoder_frozen(model),
         )
         if ignore_grad:  # fairseq's dummy batch: no work, but every worker sends the keys
             cost = {key: 0 * value for key, value in cost.items()}

@@ -33,8 +33,9 @@ class ModelShape:
         layer = encoder.layers[0]
         if decoder is not None:
             output = decoder.output_projection.weight
-        else:
-            output = model.encoder.lm_head.weight
+        else:  # a fine-tuning model has no MLM head
+            head = getattr(model.encoder, "lm_head", None)
+            output = head.weight if head is not None else None
         return cls(
             vocab=encoder.embed_tokens.num_embeddings,
             encoder_layers=len(encoder.layers),

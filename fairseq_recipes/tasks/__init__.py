@@ -1,3 +1,10 @@
-"""Pre-training tasks; each module registers itself with fairseq on import."""
+"""Pre-training and fine-tuning tasks; each module registers itself with fairseq on
+import."""
 
-from . import mlm, span_denoising  # noqa: F401
+from . import (  # noqa: F401
+    intent_slots,
+    mlm,
+    sentence_pair,
+    span_denoising,
+    word_tagging,
+)

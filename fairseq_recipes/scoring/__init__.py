@@ -1,0 +1,1 @@
+"""Metrics of the fine-tuning evaluations (seqeval for labelled spans)."""
