@@ -39,6 +39,7 @@ setup(
             "recipes-preprocess = fairseq_recipes.data.binarize:cli_main",
             "recipes-extract-encoder = fairseq_recipes.checkpoints.extract_encoder:cli_main",
             "recipes-cost = fairseq_recipes.cost.cli:cli_main",
+            "recipes-finetune = fairseq_recipes.eval.finetune:cli_main",
         ],
     },
 )

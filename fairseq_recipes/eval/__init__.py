@@ -1,0 +1,1 @@
+"""Fine-tuning evaluation: predictions on whole examples, metrics, the per-seed runner."""

@@ -1,0 +1,228 @@
+"""``recipes-finetune``: fine-tune an encoder on one task and test it on every language.
+
+    recipes-finetune --encoder checkpoints/roberta-12e/checkpoint_last.pt --task wikiann \\
+        --data data-bin --train panx/en/train --valid panx/en/dev \\
+        --test en=panx/en/test de=panx/de/test ... --output results/roberta-12e/wikiann
+
+Each seed (``--seeds 3``: seeds 1, 2, 3) is its own ``fairseq-train`` run in
+``OUTPUT/seed{n}/`` with the paper's settings (``paper.FINETUNE``; English training and
+validation, the checkpoint with the best English validation metric kept), then every test
+file is predicted (whole sentences, pieces put back together) into
+``OUTPUT/seed{n}/predictions/{lang}.tsv`` and scored into ``OUTPUT/seed{n}/metrics.json``.
+A seed whose ``metrics.json`` exists is not recomputed. The encoder can be any checkpoint
+of the project (``recipes_encoder_heads --encoder-from``).
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import paper
+from ..errors import RecipesError
+from .predict import predict, score
+
+PLUGIN = Path(__file__).resolve().parents[1]
+
+#: evaluation task -> fairseq task, criterion, validation metric, file format
+TASKS = {
+    "xnli": dict(task="recipes_sentence_pair", criterion="recipes_sentence_classification",
+                 metric="accuracy", format=None),
+    "matis": dict(task="recipes_intent_slots", criterion="recipes_intent_slots",
+                  metric="slot_f1", format=None),
+    "wikiann": dict(task="recipes_word_tagging", criterion="recipes_word_tagging",
+                    metric="f1", format="panx"),
+    "udpos": dict(task="recipes_word_tagging", criterion="recipes_word_tagging",
+                  metric="f1", format="conllu"),
+}  # fmt: skip
+#: the metric of each task that avg-0s and the report use
+MAIN_METRIC = {"xnli": "accuracy", "matis": "slot_f1", "wikiann": "f1", "udpos": "f1"}
+
+
+def _tests(items):
+    tests = {}
+    for item in items:
+        lang, eq, path = item.partition("=")
+        if not eq or not lang or not path:
+            raise RecipesError(f"--test {item}: expected LANG=FILE")
+        if not os.path.isfile(path):
+            raise RecipesError(f"--test {item}: {path}: no such file")
+        tests[lang] = path
+    return tests
+
+
+def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
+    spec, settings = TASKS[args.task], dict(paper.FINETUNE[args.task])
+    for key in ("peak_lr", "warmup_updates", "batch_size", "epochs", "max_updates"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    per_epoch = math.ceil(n_train / settings["batch_size"])
+    total = min(settings["max_updates"], settings["epochs"] * per_epoch)
+    out = [
+        args.data, "--user-dir", PLUGIN, "--task", spec["task"],
+        "--criterion", spec["criterion"], "--arch", "recipes_encoder_heads",
+        "--encoder-from", args.encoder, "--freeze-embeddings",
+        "--train-file", args.train, "--valid-file", args.valid,
+        "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
+        "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
+        "--lr-scheduler", "polynomial_decay", "--lr", settings["peak_lr"],
+        "--warmup-updates", min(settings["warmup_updates"], total),
+        "--end-learning-rate", 0, "--power", 1, "--total-num-update", total,
+        "--max-update", total, "--max-epoch", settings["epochs"],
+        "--batch-size", settings["batch_size"], "--required-batch-size-multiple", 1,
+        "--save-dir", run_dir / "checkpoints", "--no-epoch-checkpoints",
+        "--best-checkpoint-metric", spec["metric"], "--maximize-best-checkpoint-metric",
+        "--seed", seed, "--log-format", "simple", "--log-interval", args.log_interval,
+        "--max-piece-tokens", args.max_piece_tokens,
+    ]  # fmt: skip
+    if spec["format"]:
+        out += ["--data-format", args.format or spec["format"]]
+    if args.map_unknown_labels_to:
+        out += ["--map-unknown-labels-to", args.map_unknown_labels_to]
+    if args.cpu:
+        out += ["--cpu"]
+    return [str(a) for a in out] + list(args.fairseq_args)
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _write_predictions(path: Path, examples, predictions) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for example, predicted in zip(examples, predictions):
+            if hasattr(example, "label"):  # XNLI: gold, predicted
+                f.write(f"{example.label}\t{predicted}\n")
+                continue
+            if hasattr(example, "intent"):
+                f.write(f"# intent\t{example.intent}\t{predicted[0]}\n")
+                predicted = predicted[1]
+            gold = example.tags if hasattr(example, "tags") else example.slots
+            for word, g, p in zip(example.words, gold, predicted):
+                f.write(f"{word}\t{g}\t{p}\n")
+            f.write("\n")
+    os.replace(tmp, path)
+
+
+def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> dict:
+    """Predict and score every test file with the fine-tuned ``checkpoint``."""
+    from fairseq import checkpoint_utils
+
+    (model,), cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)])
+    (run_dir / "predictions").mkdir(exist_ok=True)
+    metrics = {}
+    for lang, path in tests.items():
+        examples = task.checked(task.read(cfg.task, path))
+        predictions = predict(task, model, examples)
+        _write_predictions(run_dir / "predictions" / f"{lang}.tsv", examples, predictions)
+        metrics[lang] = score(examples, predictions)
+    main = MAIN_METRIC[task_name]
+    others = [m[main] for lang, m in metrics.items() if lang != "en"]
+    return {
+        "task": task_name,
+        "metric": main,
+        "languages": metrics,
+        "en": metrics.get("en", {}).get(main),
+        "avg_0s": sum(others) / len(others) if others else None,
+    }
+
+
+def run_seed(args, seed: int, tests: dict) -> dict:
+    run_dir = Path(args.output) / f"seed{seed}"
+    done = run_dir / "metrics.json"
+    if done.is_file():
+        print(f"seed {seed}: {done} exists, reused", flush=True)
+        return json.loads(done.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from fairseq.tasks import TASK_REGISTRY
+
+    task_cls = TASK_REGISTRY[TASKS[args.task]["task"]]
+    cfg = argparse.Namespace(
+        lang="en", data_format=args.format or TASKS[args.task]["format"]
+    )
+    n_train = len(task_cls.read(cfg, args.train))
+    cmd = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.train",
+        *train_args(args, seed, run_dir, n_train),
+    ]
+    print(f"seed {seed}: fine-tuning, log in {run_dir / 'train.log'}", flush=True)
+    with open(run_dir / "train.log", "a") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:]
+        raise RecipesError(f"seed {seed}: fairseq-train failed: {' '.join(tail)}")
+    result = evaluate(
+        run_dir / "checkpoints" / "checkpoint_best.pt", tests, run_dir, args.task
+    )
+    result.update(seed=seed, encoder=str(args.encoder))
+    _write_json(done, result)
+    return result
+
+
+def cli_main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="recipes-finetune", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--encoder", required=True, help="checkpoint whose encoder is fine-tuned"
+    )
+    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument(
+        "--data", required=True, help="pre-training data directory (dict.txt, spm.model)"
+    )
+    parser.add_argument("--train", required=True, help="English training file")
+    parser.add_argument("--valid", required=True, help="English validation file")
+    parser.add_argument("--test", nargs="+", default=[], metavar="LANG=FILE")
+    parser.add_argument("--output", required=True, help="directory of the runs")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="runs, seeds 1..N (default 3)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=["panx", "conllu", "two-column"],
+        help="word tagging files (default: panx for wikiann, conllu for udpos)",
+    )
+    parser.add_argument(
+        "--map-unknown-labels-to", help="e.g. O: map labels training lacks"
+    )
+    parser.add_argument("--max-piece-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
+    parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--log-interval", type=int, default=100)
+    over = parser.add_argument_group("overrides of the paper's settings (paper.FINETUNE)")
+    over.add_argument("--peak-lr", type=float)
+    over.add_argument("--warmup-updates", type=int)
+    over.add_argument("--batch-size", type=int)
+    over.add_argument("--epochs", type=int)
+    over.add_argument("--max-updates", type=int)
+    parser.add_argument(
+        "fairseq_args", nargs="*", help="after --: more fairseq-train options"
+    )
+    args = parser.parse_args(argv)
+    import fairseq_recipes  # noqa: F401  (plugin: checkpoints, tasks, models)
+
+    try:
+        for path, option in [(args.encoder, "--encoder"), (args.train, "--train"),
+                             (args.valid, "--valid")]:  # fmt: skip
+            if not os.path.isfile(path):
+                raise RecipesError(f"{option} {path}: no such file")
+        tests = _tests(args.test)
+        results = [run_seed(args, seed, tests) for seed in range(1, args.seeds + 1)]
+    except RecipesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    for r in results:
+        avg = "-" if r["avg_0s"] is None else f"{r['avg_0s']:.2f}"
+        en = "-" if r["en"] is None else f"{r['en']:.2f}"
+        print(f"seed {r['seed']}: {r['metric']} en {en}, avg-0s {avg}")
+
+
+if __name__ == "__main__":
+    cli_main()
