@@ -102,10 +102,6 @@ class EncoderHeadsModel(RobertaModel):
         features, _ = self.encoder.extract_features(src_tokens)
         return features
 
-    def upgrade_state_dict_named(self, state_dict, name):
-        # RobertaModel's version re-adds lm_head keys for old checkpoints; ours have none
-        pass
-
 
 def _copy_shape(source_args, args, path):
     if source_args is None:
