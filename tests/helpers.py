@@ -107,6 +107,19 @@ def validate(data, checkpoint, subsets):
     return proc.stdout + proc.stderr
 
 
+# the header of XNLI-1.0's xnli.{dev,test}.tsv
+XNLI_HEADER = ("language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\t"
+               "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tpromptID\tpairID\t"
+               "genre\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tsentence1_tokenized\t"
+               "sentence2_tokenized\tmatch")  # fmt: skip
+
+
+def xnli_row(lang, label, s1, s2):
+    """A row of an XNLI-1.0 file (the real header's 19 columns)."""
+    return "\t".join([lang, label, "", "", "", "", s1, s2, "1", "2", "fiction", label,
+                      "", "", "", "", s1, s2, "True"])  # fmt: skip
+
+
 def flop_counter():
     """torch's ``FlopCounterMode``, also counting the CPU attention kernels (forward and
     backward) that it has no formula for."""

@@ -118,7 +118,7 @@ def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> di
     (run_dir / "predictions").mkdir(exist_ok=True)
     metrics = {}
     for lang, path in tests.items():
-        examples = task.checked(task.read(cfg.task, path))
+        examples = task.checked(task.read(cfg.task, path, lang=lang))
         predictions = predict(task, model, examples)
         _write_predictions(run_dir / "predictions" / f"{lang}.tsv", examples, predictions)
         metrics[lang] = score(examples, predictions)

@@ -83,8 +83,9 @@ class FinetuneTask(ComputeLedgerTask, FairseqTask):
 
     # ---- what a task defines -----------------------------------------------------
     @classmethod
-    def read(cls, cfg, path):
-        """The examples of one file in the task's released format."""
+    def read(cls, cfg, path, lang=None):
+        """The examples of one file in the task's released format (``lang``: of a file
+        holding several languages, the rows of that one)."""
         raise NotImplementedError
 
     def define_labels(self, examples):

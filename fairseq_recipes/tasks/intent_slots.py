@@ -17,7 +17,7 @@ INTENT_HEAD, SLOT_HEAD = "intent", "slots"
 @register_task("recipes_intent_slots", dataclass=FinetuneConfig)
 class IntentSlotsTask(FinetuneTask):
     @classmethod
-    def read(cls, cfg, path):
+    def read(cls, cfg, path, lang=None):
         return matis.read_matis(path)
 
     def define_labels(self, examples):

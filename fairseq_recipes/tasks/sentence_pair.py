@@ -30,11 +30,12 @@ class SentencePairConfig(FinetuneConfig):
 @register_task("recipes_sentence_pair", dataclass=SentencePairConfig)
 class SentencePairTask(FinetuneTask):
     @classmethod
-    def read(cls, cfg, path):
+    def read(cls, cfg, path, lang=None):
+        lang = lang or cfg.lang
         _, header = next(lines_of(path), (0, ""))
         if "gold_label" in header.split("\t"):
-            return xnli.read_xnli(path, langs=[cfg.lang])
-        return xnli.read_multinli(path, lang=cfg.lang)
+            return xnli.read_xnli(path, langs=[lang])
+        return xnli.read_multinli(path, lang=lang)
 
     def define_labels(self, examples):
         self.labels = list(xnli.LABELS)

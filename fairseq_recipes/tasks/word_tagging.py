@@ -46,7 +46,7 @@ def tagged_pieces(task, examples, labels_of_example, label_index):
 @register_task("recipes_word_tagging", dataclass=WordTaggingConfig)
 class WordTaggingTask(FinetuneTask):
     @classmethod
-    def read(cls, cfg, path):
+    def read(cls, cfg, path, lang=None):
         return READERS[cfg.data_format](path)
 
     def define_labels(self, examples):

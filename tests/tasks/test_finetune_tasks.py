@@ -8,7 +8,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 from fairseq_setup import setup
-from helpers import fairseq, shared_data, train_losses
+from helpers import XNLI_HEADER, fairseq, shared_data, train_losses, xnli_row
 from seqeval.metrics import f1_score
 
 from fairseq_recipes.data.finetune.encoding import (
@@ -205,3 +205,22 @@ def test_tiny_encoder_fine_tunes_and_its_loss_falls(
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
     assert f"best_{metric}" in log
     assert (tmp_path / "ck" / "checkpoint_best.pt").is_file()
+    if task == "recipes_sentence_pair":
+        _xnli_test_languages(tmp_path)
+
+
+def _xnli_test_languages(tmp_path):
+    """One XNLI-1.0 file holds every language: each test language gets its own rows."""
+    from fairseq_recipes.eval.finetune import evaluate
+
+    rows = [xnli_row("en", "neutral", "A man sleeps.", "A person dreams.")] * 3
+    rows += [xnli_row("de", "entailment", "Ein Mann schläft.", "Er ruht.")] * 5
+    test = _write(tmp_path / "xnli.test.tsv", "\n".join([XNLI_HEADER, *rows]) + "\n")
+    result = evaluate(tmp_path / "ck" / "checkpoint_best.pt", {"en": test, "de": test},
+                      tmp_path, "xnli")  # fmt: skip
+    for lang, rows in (("en", 3), ("de", 5)):
+        lines = (tmp_path / "predictions" / f"{lang}.tsv").read_text().splitlines()
+        assert len(lines) == rows
+        gold = {"en": "neutral", "de": "entailment"}[lang]
+        assert all(line.split("\t")[0] == gold for line in lines)
+    assert result["avg_0s"] == result["languages"]["de"]["accuracy"]

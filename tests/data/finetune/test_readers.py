@@ -4,20 +4,10 @@
 from collections import Counter
 
 import pytest
-from helpers import shared_data
+from helpers import XNLI_HEADER, shared_data, xnli_row
 
 from fairseq_recipes.data.finetune import matis, panx, udpos, xnli
 from fairseq_recipes.data.finetune.examples import ReaderError, check_labels, labels_of
-
-XNLI_HEADER = ("language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\t"
-               "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tpromptID\tpairID\t"
-               "genre\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tsentence1_tokenized\t"
-               "sentence2_tokenized\tmatch")  # fmt: skip
-
-
-def _xnli_row(lang, label, s1, s2):
-    return "\t".join([lang, label, "", "", "", "", s1, s2, "1", "2", "fiction", label,
-                      "", "", "", "", s1, s2, "True"])  # fmt: skip
 
 
 def _write(path, lines):
@@ -28,8 +18,8 @@ def _write(path, lines):
 def test_xnli_by_header_name_with_quotes_as_text(tmp_path):
     path = _write(tmp_path / "xnli.test.tsv", [
         XNLI_HEADER,
-        _xnli_row("en", "entailment", 'He said "yes', "He agreed."),
-        _xnli_row("de", "contradiction", "Er kam.", 'Er kam "nie".'),
+        xnli_row("en", "entailment", 'He said "yes', "He agreed."),
+        xnli_row("de", "contradiction", "Er kam.", 'Er kam "nie".'),
     ])  # fmt: skip
     pairs = xnli.read_xnli(path)
     assert [(p.lang, p.label) for p in pairs] == [("en", "entailment"),
