@@ -95,7 +95,9 @@ def test_span_f1_from_counts_equals_seqeval(kinds):
     assert f1_from_counts(*totals) == pytest.approx(f1_score(gold, pred), abs=1e-12)
 
 
-@pytest.mark.parametrize("source", ["roberta-12e", "bart-12e12d", "2stage-bart-12e12d"])
+@pytest.mark.parametrize(
+    "source", ["roberta-12e", "bart-12e12d", "2stage-bart-12e12d", "bart-12e12d+mlm"]
+)
 def test_encoder_of_any_checkpoint(smoke, data_bin, tmp_path, source):
     """The fine-tuning model computes what the source checkpoint's encoder computes."""
     checkpoint = smoke(source)[0] / "checkpoint_last.pt"
@@ -111,7 +113,7 @@ def test_encoder_of_any_checkpoint(smoke, data_bin, tmp_path, source):
     tokens[:, 0] = task.dictionary.bos()
     with torch.no_grad():
         ours = model.features(tokens)
-        if source == "roberta-12e":
+        if source in ("roberta-12e", "bart-12e12d+mlm"):  # MLM encoders
             theirs, _ = original.encoder.extract_features(tokens)
         else:
             out = original.encoder(tokens, torch.full((2,), 20))["encoder_out"][0]
