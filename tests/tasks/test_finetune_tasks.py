@@ -22,9 +22,6 @@ from fairseq_recipes.data.finetune.encoding import (
 from fairseq_recipes.data.vocab import SpmEncoder, load_dictionary
 from fairseq_recipes.scoring.sequence_labels import entity_counts, f1_from_counts
 
-WORDS = ("The quick brown fox , named Ada Lovelace-Byron , jumped over "
-         "Paris' 1,234 lazy dogs .").split()  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def spm_encoder(data_bin):
@@ -32,24 +29,34 @@ def spm_encoder(data_bin):
     return SpmEncoder(data_bin / "spm.model", dictionary), dictionary
 
 
-def test_first_subword_alignment_with_the_real_model(spm_encoder):
+@pytest.fixture(scope="module")
+def words(raw_corpus):
+    """The first English line of 12 words or more of the corpus the model was trained
+    on (real UD text when ../shared/data is present)."""
+    for line in (raw_corpus / "en.txt").read_text(encoding="utf-8").splitlines():
+        if len(line.split()) >= 12:
+            return line.split()
+    raise AssertionError("no English line of 12 words")
+
+
+def test_first_subword_alignment_with_the_real_model(spm_encoder, words):
     encoder, d = spm_encoder
-    subwords = word_subwords(encoder, WORDS, d.unk())
+    subwords = word_subwords(encoder, words, d.unk())
     (piece,) = sentence_pieces(0, subwords, 510, d.bos(), d.eos())
     assert piece.tokens[0] == d.bos() and piece.tokens[-1] == d.eos()
     assert len(piece.tokens) == 2 + sum(len(s) for s in subwords)
-    for word, ids, first in zip(WORDS, subwords, piece.first_subword):
+    for word, ids, first in zip(words, subwords, piece.first_subword):
         assert piece.tokens[first] == ids[0]
         assert d[ids[0]].startswith("▁")  # a word starts a new piece
         assert encoder.decode(piece.tokens[first : first + len(ids)]) == word
-    labels = token_labels(piece, list(range(len(WORDS))))
-    assert labels[piece.first_subword].tolist() == list(range(len(WORDS)))
-    assert (labels != IGNORE).sum() == len(WORDS)  # other subwords carry no label
+    labels = token_labels(piece, list(range(len(words))))
+    assert labels[piece.first_subword].tolist() == list(range(len(words)))
+    assert (labels != IGNORE).sum() == len(words)  # other subwords carry no label
 
 
-def test_long_sentences_are_split_and_rejoined_word_for_word(spm_encoder):
+def test_long_sentences_are_split_and_rejoined_word_for_word(spm_encoder, words):
     encoder, d = spm_encoder
-    words = WORDS * 7
+    words = words * 7
     subwords = word_subwords(encoder, words, d.unk())
     pieces = sentence_pieces(3, subwords, 14, d.bos(), d.eos())
     assert len(pieces) > 5 and all(len(p.tokens) <= 16 for p in pieces)
@@ -61,9 +68,10 @@ def test_long_sentences_are_split_and_rejoined_word_for_word(spm_encoder):
         rejoin(pieces[:1], [["too", "few"]])
 
 
-def test_pairs_too_long_repeat_the_hypothesis_in_each_piece(spm_encoder):
+def test_pairs_too_long_repeat_the_hypothesis_in_each_piece(spm_encoder, words):
     encoder, d = spm_encoder
-    premise, hypothesis = encoder.encode(" ".join(WORDS * 5)), encoder.encode("A fox.")
+    premise = encoder.encode(" ".join(words * 5))
+    hypothesis = encoder.encode(" ".join(words[:3]))
     pieces = pair_pieces(0, premise, hypothesis, 32, d.bos(), d.eos())
     assert all(len(p.tokens) <= 32 for p in pieces)
     first_parts = [p.tokens[1 : 1 + p.end - p.start] for p in pieces]
