@@ -105,6 +105,18 @@ def encoder_weights(state: dict) -> Dict[str, torch.Tensor]:
     }
 
 
+def check_same_keys(path, ours: dict, weights: dict) -> None:
+    """The checkpoint's encoder weights name exactly this model's encoder parameters."""
+    missing = sorted(set(ours) - set(weights))
+    unexpected = sorted(set(weights) - set(ours))
+    if missing or unexpected:
+        raise RecipesError(
+            f"{path}: the checkpoint's encoder does not match this model's "
+            f"(missing: {', '.join(missing[:4]) or 'none'}; "
+            f"unexpected: {', '.join(unexpected[:4]) or 'none'})"
+        )
+
+
 def check_encoder_shape(source_args, target_args, path) -> None:
     """The encoder of ``path`` (``source_args``) has the shape requested here."""
     if source_args is None:

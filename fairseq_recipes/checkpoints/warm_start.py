@@ -70,14 +70,7 @@ def warm_start_encoder(model, path, dictionary, args) -> None:
                 f"rows, this model {ours['embed_positions.weight'].shape[0]} "
                 "(--max-source-positions must equal the MLM model's --max-positions)"
             )
-    missing = sorted(set(ours) - set(weights))
-    unexpected = sorted(set(weights) - set(ours))
-    if missing or unexpected:
-        raise RecipesError(
-            f"{path}: the checkpoint's encoder does not match this model's "
-            f"(missing: {', '.join(missing[:4]) or 'none'}; "
-            f"unexpected: {', '.join(unexpected[:4]) or 'none'})"
-        )
+    encoder_state.check_same_keys(path, ours, weights)
     for key, value in weights.items():
         if value.shape != ours[key].shape:
             raise RecipesError(

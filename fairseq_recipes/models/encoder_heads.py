@@ -127,14 +127,7 @@ def _load_encoder(model, state, path, dictionary):
     ours = target.state_dict()
     # a seq2seq encoder may carry a version buffer the RoBERTa encoder does not
     weights = {k: v for k, v in weights.items() if k in ours or not k.endswith("version")}
-    missing = sorted(set(ours) - set(weights))
-    unexpected = sorted(set(weights) - set(ours))
-    if missing or unexpected:
-        raise RecipesError(
-            f"{path}: the checkpoint's encoder does not match "
-            f"(missing: {', '.join(missing[:4]) or 'none'}; "
-            f"unexpected: {', '.join(unexpected[:4]) or 'none'})"
-        )
+    encoder_state.check_same_keys(path, ours, weights)
     target.load_state_dict(weights, strict=True)
     logger.info(f"encoder of {path} ({encoder_state.kind(state)} checkpoint) loaded")
 
