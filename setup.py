@@ -40,6 +40,8 @@ setup(
             "recipes-extract-encoder = fairseq_recipes.checkpoints.extract_encoder:cli_main",
             "recipes-cost = fairseq_recipes.cost.cli:cli_main",
             "recipes-finetune = fairseq_recipes.eval.finetune:cli_main",
+            "recipes-report = fairseq_recipes.eval.report:cli_main",
+            # the former name of recipes-report, kept as an alias
             "recipes-encoder-report = fairseq_recipes.eval.report:cli_main",
         ],
     },

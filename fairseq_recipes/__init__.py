@@ -10,4 +10,4 @@ from . import compat, errors
 compat.install()
 errors.install()
 
-from . import criterions, models, tasks  # noqa: E402,F401  (register)
+from . import criterions, models, optim, scoring, tasks  # noqa: E402,F401  (register)

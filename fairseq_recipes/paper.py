@@ -93,3 +93,16 @@ FINETUNE = {
     "udpos": dict(peak_lr=3e-5, warmup_updates=1000, batch_size=128, epochs=56,
                   max_updates=9_000),
 }  # fmt: skip
+
+# ---- seq2seq fine-tuning (paper: fine-tuning setup, mTOP and XSUM) ----------------------
+#: AdamW as above (FINETUNE_ADAM_BETAS, FINETUNE_WEIGHT_DECAY, FINETUNE_DROPOUT); the
+#: learning rate warms up exponentially from SEQ2SEQ_FINETUNE_INIT_LR to the peak, then
+#: decays linearly to SEQ2SEQ_FINETUNE_END_LR (the ``recipes_exponential_warmup`` scheduler)
+SEQ2SEQ_FINETUNE_PEAK_LR = 5e-6
+SEQ2SEQ_FINETUNE_INIT_LR = 1e-7  # exponential warmup starts here
+SEQ2SEQ_FINETUNE_END_LR = 1e-7  # linear decay ends here
+SEQ2SEQ_FINETUNE_WARMUP_UPDATES = 1000
+SEQ2SEQ_FINETUNE_BATCH_SIZE = 32
+SEQ2SEQ_FINETUNE_MAX_EPOCHS = 200
+SEQ2SEQ_FINETUNE_MAX_UPDATES = 50_000
+SEQ2SEQ_FINETUNE_BEAM = 3

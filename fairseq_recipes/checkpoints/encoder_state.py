@@ -175,10 +175,7 @@ def _recorded_fingerprint(state: dict) -> Optional[dict]:
     dict_path = os.path.join(str(data).split(os.pathsep)[0], "dict.txt")
     if not os.path.isfile(dict_path):
         return None
-    from fairseq.data import Dictionary
+    from ..data.vocab import load_dictionary
 
-    from ..data.vocab import MASK
-
-    their = Dictionary.load(dict_path)
-    their.add_symbol(MASK)  # the pre-training tasks add it, as fairseq's do
-    return dictionary_fingerprint(their)
+    # the symbols the project's tasks append when loading, as they would
+    return dictionary_fingerprint(load_dictionary(dict_path))

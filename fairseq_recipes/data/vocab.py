@@ -31,6 +31,15 @@ from .sampling import allocate, sampling_probabilities
 DOC_SEP = "[DOC]"
 #: the mask symbol of MLM and span denoising
 MASK = "<mask>"
+#: word sentinels (CLASP-style pointing, mTOP): an input marks its i-th word with ``<wi>``
+#: and the target names input words by their sentinels. They close the dictionary, after
+#: every spm piece, so no text ever encodes to one and spm ids stay fairseq ids.
+WORD_SENTINELS = tuple(f"<w{i}>" for i in range(256))
+#: what the dictionary holds beyond the spm pieces, in this order
+EXTRA_SYMBOLS = (MASK, DOC_SEP) + WORD_SENTINELS
+#: the characters of mTOP's logical forms (``[IN:GET_WEATHER [SL:DATE_TIME ... ] ]``): spm
+#: keeps them even when the corpus lacks one, so that no label ever encodes to <unk>
+LOGICAL_FORM_CHARS = "[]:_ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: fairseq's Dictionary order of its four special symbols
 SPM_SPECIAL_IDS = {"bos_id": 0, "pad_id": 1, "eos_id": 2, "unk_id": 3}
 # spm's error messages start with the C++ source location: useless to a user
@@ -88,6 +97,7 @@ def train_spm(
             model_type=model_type,
             character_coverage=character_coverage,
             user_defined_symbols=[DOC_SEP, MASK],
+            required_chars=LOGICAL_FORM_CHARS,
             hard_vocab_limit=False,
             num_threads=num_threads,
             # sample units are sentences, but some scripts have no sentence punctuation
@@ -120,7 +130,7 @@ def write_dictionary(spm_path, dict_path) -> int:
 
     Pieces in spm id order, without control and unknown pieces (fairseq adds its own
     four specials); then ``<mask>`` and ``[DOC]`` if the model lacks them (``<mask>``
-    first: it lands where XLM-R's task appends it). The count column decreases with the
+    first: it lands where XLM-R's task appends it), then the word sentinels. The count column decreases with the
     id so that even a count-sorted copy keeps the order.
     """
     processor = load_spm(spm_path)
@@ -129,7 +139,7 @@ def write_dictionary(spm_path, dict_path) -> int:
         for i in range(processor.get_piece_size())
         if not (processor.is_control(i) or processor.is_unknown(i))
     ]
-    pieces += [sym for sym in (MASK, DOC_SEP) if sym not in set(pieces)]
+    pieces += [sym for sym in EXTRA_SYMBOLS if sym not in set(pieces)]
     reserved = set(Dictionary().symbols) & set(pieces)
     if reserved:
         raise PipelineError(
@@ -143,7 +153,8 @@ def write_dictionary(spm_path, dict_path) -> int:
 
 
 def load_dictionary(path) -> Dictionary:
-    """fairseq ``Dictionary`` from dict.txt, with ``<mask>`` and ``[DOC]`` present."""
+    """fairseq ``Dictionary`` from dict.txt, with ``<mask>``, ``[DOC]`` and the word
+    sentinels present (appended in that order when the file lacks them)."""
     try:
         dictionary = Dictionary.load(str(path))
     except FileNotFoundError:
@@ -152,7 +163,7 @@ def load_dictionary(path) -> Dictionary:
         raise PipelineError(
             f"{path}: not a fairseq dictionary ({_one_line(e)})"
         ) from None
-    for sym in (MASK, DOC_SEP):
+    for sym in EXTRA_SYMBOLS:
         if sym not in dictionary:
             dictionary.add_symbol(sym)
     return dictionary

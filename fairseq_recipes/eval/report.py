@@ -1,17 +1,23 @@
-"""``recipes-encoder-report``: Table 2 and the per-language tables from finished runs.
+"""``recipes-report``: Tables 2 and 3 and the per-language tables from finished runs.
 
-Reads ``RESULTS/<model>/<task>/seed*/metrics.json`` (what ``recipes-finetune`` and the
-``finetune-*.sh`` scripts write) and writes to ``--output``:
+Reads ``RESULTS/<model>/<task>/seed*/metrics.json`` (what ``recipes-finetune``, the
+``finetune-*.sh`` scripts and the seq2seq evaluations write) and writes to ``--output``:
 
-* ``table2.md`` / ``table2.csv``: per model, for each task its English score and avg-0s
-  (mean over the other languages), mean +- standard deviation over seeds; in Markdown the
-  best of each column in bold and the second underlined (the paper's Table 2);
+* ``table2.md`` / ``table2.csv``: per model, for each encoder task its English score and
+  avg-0s (mean over the other languages), mean +- sample standard deviation over seeds;
+  in Markdown the best of each column in bold and the second underlined (the paper's
+  Table 2);
+* ``table3.md`` / ``table3.csv``: the same for the seq2seq tasks (the paper's Table 3):
+  mTOP exact match (space- and case-insensitive) in English and avg-0s, XSUM ROUGE-1/2/L;
 * ``languages.md`` / ``languages.csv``: one table per task metric (XNLI accuracy, mATIS++
-  intent accuracy and slot F1, WikiANN F1, UDPOS F1: the paper's Tables 4-8), a column per
-  language;
-* ``{task}.png``: per-language bars of the task's main metric, one color per model.
+  intent accuracy and slot F1, WikiANN F1, UDPOS F1, mTOP exact match: the paper's
+  Tables 4-9), a column per language;
+* ``{task}.png``: per-language bars of the task's main metric, one color per model, and
+  ``xsum.png``: ROUGE-1/2/L bars per model.
 
-The report is rebuilt from whatever runs exist; missing ones are left blank.
+The report is rebuilt from whatever runs exist; missing ones are left blank, and a table
+without any of its tasks' results (Table 2 or Table 3) is not written. (The command is
+also installed as ``recipes-encoder-report``, its former name.)
 """
 
 import argparse
@@ -28,8 +34,17 @@ from .finetune import MAIN_METRIC
 
 #: (task, metric) of the per-language tables, in the paper's order
 LANGUAGE_TABLES = [("xnli", "accuracy"), ("matis", "intent_accuracy"),
-                   ("matis", "slot_f1"), ("wikiann", "f1"), ("udpos", "f1")]  # fmt: skip
+                   ("matis", "slot_f1"), ("wikiann", "f1"), ("udpos", "f1"),
+                   ("mtop", "sciem")]  # fmt: skip
 TASK_ORDER = ["xnli", "matis", "wikiann", "udpos"]
+#: (task, metric, split) of Table 3: split is a key of metrics.json ("en", "avg_0s"),
+#: or None for ``languages.en[metric]`` (XSUM is English-only)
+SEQ2SEQ_COLUMNS = [("mtop", "sciem", "en"), ("mtop", "sciem", "avg_0s"),
+                   ("xsum", "rouge1", None), ("xsum", "rouge2", None),
+                   ("xsum", "rougeL", None)]  # fmt: skip
+#: per-language charts: (task, metric)
+CHARTS = [(task, MAIN_METRIC[task]) for task in TASK_ORDER] + [("mtop", "sciem")]
+ROUGE_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
 
 
 def collect(results: Path) -> dict:
@@ -53,6 +68,17 @@ def _summary(values):
         return None
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return statistics.mean(values), std
+
+
+def _lang_summary(runs, lang, metric):
+    """Mean and std over seeds of one language's metric."""
+    return _summary([r["languages"].get(lang, {}).get(metric) for r in runs])
+
+
+def _languages(found, models, task):
+    """The task's languages, English first."""
+    return sorted({lang for m in models for r in found[m][task] for lang in r["languages"]},
+                  key=lambda lang: (lang != "en", lang))  # fmt: skip
 
 
 def _cell(summary):
@@ -79,27 +105,39 @@ def _markdown(header, rows):
     return "\n".join(lines)
 
 
-def table2(found: dict):
-    """(Markdown, CSV rows) of Table 2."""
-    models = list(found)
-    tasks = [t for t in TASK_ORDER if any(t in found[m] for m in models)]
-    columns, header = [], ["Model"]
-    for task in tasks:
-        for key, label in (("en", "en"), ("avg_0s", "avg-0s")):
-            columns.append([_summary([r[key] for r in found[m].get(task, [])])
-                            for m in models])  # fmt: skip
-            header.append(f"{task} {MAIN_METRIC[task]} {label}")
-    marked = [_marked(column) for column in columns]
+def _score_table(found: dict, columns):
+    """(Markdown, CSV rows) of a table of (task, metric, split) columns, a row per model
+    with results of one of its tasks; None when no model has any."""
+    models = [m for m in found if any(task in found[m] for task, _, _ in columns)]
+    if not models:
+        return None
+    columns = [c for c in columns if any(c[0] in found[m] for m in models)]
+    summaries = [[_summary([r.get(split) for r in found[m].get(task, [])]) if split
+                  else _lang_summary(found[m].get(task, []), "en", metric)
+                  for m in models] for task, metric, split in columns]  # fmt: skip
+    labels = [(split or "en").replace("_", "-") for _, _, split in columns]
+    header = ["Model"] + [f"{task} {metric}" + (f" {label}" if split else "")
+                          for (task, metric, split), label in zip(columns, labels)]  # fmt: skip
+    marked = [_marked(column) for column in summaries]
     rows = [[m] + [col[i] for col in marked] for i, m in enumerate(models)]
     csv_rows = [["model", "task", "metric", "split", "mean", "std", "seeds"]]
     for i, m in enumerate(models):
-        for c, column in enumerate(columns):
-            task, metric, split = header[c + 1].split(" ")
+        for (task, metric, _), label, column in zip(columns, labels, summaries):
             if column[i] is not None:
-                seeds = len(found[m][task])
-                csv_rows.append([m, task, metric, split, f"{column[i][0]:.4f}",
-                                 f"{column[i][1]:.4f}", seeds])  # fmt: skip
+                csv_rows.append([m, task, metric, label, f"{column[i][0]:.4f}",
+                                 f"{column[i][1]:.4f}", len(found[m][task])])  # fmt: skip
     return _markdown(header, rows), csv_rows
+
+
+def table2(found: dict):
+    """(Markdown, CSV rows) of Table 2 (encoder tasks), None without their results."""
+    columns = [(t, MAIN_METRIC[t], s) for t in TASK_ORDER for s in ("en", "avg_0s")]
+    return _score_table(found, columns)
+
+
+def table3(found: dict):
+    """(Markdown, CSV rows) of Table 3 (seq2seq tasks), None without their results."""
+    return _score_table(found, SEQ2SEQ_COLUMNS)
 
 
 def language_tables(found: dict):
@@ -109,15 +147,12 @@ def language_tables(found: dict):
         models = [m for m in found if task in found[m]]
         if not models:
             continue
-        langs = sorted({lang for m in models for r in found[m][task] for lang in r["languages"]},
-                       key=lambda lang: (lang != "en", lang))  # fmt: skip
+        langs = _languages(found, models, task)
         rows = []
         for m in models:
             cells = []
             for lang in langs:
-                s = _summary(
-                    [r["languages"].get(lang, {}).get(metric) for r in found[m][task]]
-                )
+                s = _lang_summary(found[m][task], lang, metric)
                 cells.append(_cell(s))
                 if s is not None:
                     csv_rows.append([m, task, metric, lang, f"{s[0]:.4f}", f"{s[1]:.4f}"])
@@ -126,33 +161,49 @@ def language_tables(found: dict):
     return "\n\n".join(parts), csv_rows
 
 
+def _bars(ax, groups, series):
+    """Grouped bars: ``series`` is [(label, [(mean, std) or None per group])]."""
+    width = 0.8 / len(series)
+    for k, (label, stats) in enumerate(series):
+        stats = [s or (0, 0) for s in stats]
+        ax.bar([i + k * width for i in range(len(groups))], [s[0] for s in stats], width,
+               yerr=[s[1] for s in stats], capsize=2, label=label)  # fmt: skip
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))])
+    ax.set_xticklabels(groups)
+    ax.legend(fontsize="small")
+
+
 def charts(found: dict, output: Path) -> list:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    written = []
-    for task in TASK_ORDER:
+    figures = []
+    for task, metric in CHARTS:
         models = [m for m in found if task in found[m]]
         if not models:
             continue
-        metric = MAIN_METRIC[task]
-        langs = sorted({lang for m in models for r in found[m][task] for lang in r["languages"]},
-                       key=lambda lang: (lang != "en", lang))  # fmt: skip
-        width = 0.8 / len(models)
+        langs = _languages(found, models, task)
         fig, ax = plt.subplots(figsize=(max(6, len(langs) * 0.8), 4))
-        for k, m in enumerate(models):
-            means = [(_summary([r["languages"].get(lang, {}).get(metric)
-                                for r in found[m][task]]) or (0, 0))[0] for lang in langs]  # fmt: skip
-            ax.bar([i + k * width for i in range(len(langs))], means, width, label=m)
-        ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(langs))])
-        ax.set_xticklabels(langs)
+        _bars(ax, langs, [(m, [_lang_summary(found[m][task], lang, metric)
+                               for lang in langs]) for m in models])  # fmt: skip
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {metric} per language (zero-shot from English)")
-        ax.legend(fontsize="small")
+        figures.append((task, fig))
+    models = [m for m in found if "xsum" in found[m]]
+    if models:
+        fig, ax = plt.subplots(figsize=(max(6, len(models) * 1.5), 4))
+        _bars(ax, models, [(label, [_lang_summary(found[m]["xsum"], "en", metric)
+                                    for m in models])
+                           for metric, label in ROUGE_LABELS.items()])  # fmt: skip
+        ax.set_ylabel("ROUGE F1")
+        ax.set_title("xsum: ROUGE-1/2/L F1")
+        figures.append(("xsum", fig))
+    written = []
+    for name, fig in figures:
         fig.tight_layout()
-        path = output / f"{task}.png"
+        path = output / f"{name}.png"
         fig.savefig(path.with_suffix(".tmp.png"), dpi=100)
         plt.close(fig)
         os.replace(path.with_suffix(".tmp.png"), path)
@@ -174,20 +225,25 @@ def _csv(rows) -> str:
 
 def build_report(results: Path, output: Path) -> list:
     found = collect(results)
-    output.mkdir(parents=True, exist_ok=True)
-    md, rows = table2(found)
-    _write(output / "table2.md", md + "\n")
-    _write(output / "table2.csv", _csv(rows))
+    tables = {"table2": table2(found), "table3": table3(found)}
     md, rows = language_tables(found)
-    _write(output / "languages.md", md + "\n")
-    _write(output / "languages.csv", _csv(rows))
-    return [output / n for n in ("table2.md", "table2.csv", "languages.md",
-                                 "languages.csv")] + charts(found, output)  # fmt: skip
+    tables["languages"] = (md, rows) if md else None
+    if not any(tables.values()):
+        known = ", ".join(TASK_ORDER + ["mtop", "xsum"])
+        raise RecipesError(f"{results}: no results of a known task ({known})")
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in tables.items():
+        if table is not None:
+            _write(output / f"{name}.md", table[0] + "\n")
+            _write(output / f"{name}.csv", _csv(table[1]))
+            written += [output / f"{name}.md", output / f"{name}.csv"]
+    return written + charts(found, output)
 
 
 def cli_main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="recipes-encoder-report", description=__doc__.split("\n\n")[0]
+        prog="recipes-report", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--results", default="results", help="RESULTS/<model>/<task>/seed*/metrics.json"

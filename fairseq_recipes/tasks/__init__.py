@@ -4,7 +4,9 @@ import."""
 from . import (  # noqa: F401
     intent_slots,
     mlm,
+    semantic_parsing,
     sentence_pair,
     span_denoising,
+    summarization,
     word_tagging,
 )

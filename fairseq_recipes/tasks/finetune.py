@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class FinetuneConfig(FairseqDataclass):
+class FinetuneFilesConfig(FairseqDataclass):
+    """What every fine-tuning task reads: the vocabulary and the English files."""
+
     data: str = field(
         default=MISSING,
         metadata={"help": "pre-training data directory (dict.txt, spm.model)"},
@@ -44,6 +46,11 @@ class FinetuneConfig(FairseqDataclass):
     valid_file: str = field(
         default="", metadata={"help": "English validation file (released format)"}
     )
+    seed: int = II("common.seed")
+
+
+@dataclass
+class FinetuneConfig(FinetuneFilesConfig):
     max_piece_tokens: int = field(
         default=paper.TOKENS_PER_SAMPLE,
         metadata={"help": "longest encoder input, <s> and </s> included; longer "
@@ -54,7 +61,18 @@ class FinetuneConfig(FairseqDataclass):
         metadata={"help": "map labels the training file lacks to this one (e.g. O) "
                   "instead of stopping"},  # fmt: skip
     )
-    seed: int = II("common.seed")
+
+
+def load_vocabulary(data: str):
+    """(dictionary, SpmEncoder) of a pre-training data directory."""
+    for name in ("dict.txt", "spm.model"):
+        if not os.path.isfile(os.path.join(data, name)):
+            raise RecipesError(
+                f"{os.path.join(data, name)}: missing; the data directory must be "
+                "recipes-preprocess output (the pre-trained model's vocabulary)"
+            )
+    dictionary = load_dictionary(os.path.join(data, "dict.txt"))
+    return dictionary, SpmEncoder(os.path.join(data, "spm.model"), dictionary)
 
 
 class FinetuneTask(ComputeLedgerTask, FairseqTask):
@@ -67,14 +85,7 @@ class FinetuneTask(ComputeLedgerTask, FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
-        for name in ("dict.txt", "spm.model"):
-            if not os.path.isfile(os.path.join(cfg.data, name)):
-                raise RecipesError(
-                    f"{os.path.join(cfg.data, name)}: missing; the data directory must "
-                    "be recipes-preprocess output (the pre-trained model's vocabulary)"
-                )
-        dictionary = load_dictionary(os.path.join(cfg.data, "dict.txt"))
-        encoder = SpmEncoder(os.path.join(cfg.data, "spm.model"), dictionary)
+        dictionary, encoder = load_vocabulary(cfg.data)
         examples = cls.read(cfg, cfg.train_file)
         if not examples:
             raise ReaderError(f"{cfg.train_file}: no training examples")

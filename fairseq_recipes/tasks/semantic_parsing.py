@@ -1,0 +1,149 @@
+"""``--task recipes_semantic_parsing``: mTOP, utterance to decoupled logical form.
+
+``--target-format sentinels`` (default, CLASP-style): every input word is preceded by its
+word sentinel and the target names slot words by their sentinels, so the model points at
+input words instead of spelling them (``data/finetune/sentinels.py``). ``words``: the plain
+format, the input as is and the target with its words. Either way the metric is SCIEM on
+forms with words: fairseq-generate prints and scores hypotheses and references with the
+sentinels mapped back to the words of their input.
+"""
+
+from dataclasses import dataclass, field
+from typing import List
+
+import numpy as np
+import torch
+from fairseq.data import data_utils
+from fairseq.dataclass import ChoiceEnum
+from fairseq.tasks import register_task
+
+from ..data.finetune.encoding import word_subwords
+from ..data.finetune.examples import ReaderError
+from ..data.finetune.mtop import read_mtop
+from ..data.finetune.sentinels import from_sentinels, to_sentinels
+from ..data.vocab import WORD_SENTINELS
+from ..scoring.sciem import sciem
+from .seq2seq_finetune import Seq2SeqFinetuneConfig, Seq2SeqFinetuneTask
+
+TARGET_FORMAT_CHOICES = ChoiceEnum(["sentinels", "words"])
+
+
+@dataclass
+class SemanticParsingConfig(Seq2SeqFinetuneConfig):
+    target_format: TARGET_FORMAT_CHOICES = field(
+        default="sentinels",
+        metadata={"help": "sentinels: the target points at input words through word "
+                  "sentinels; words: the target spells its words"},  # fmt: skip
+    )
+
+
+@register_task("recipes_semantic_parsing", dataclass=SemanticParsingConfig)
+class SemanticParsingTask(Seq2SeqFinetuneTask):
+    metric_name = "sciem"
+
+    def __init__(self, cfg, dictionary, encoder):
+        super().__init__(cfg, dictionary, encoder)
+        self.sentinels = str(cfg.target_format) == "sentinels"
+        self.sentinel_ids = np.array([dictionary.index(s) for s in WORD_SENTINELS])
+        self.sentinel_of = {int(i): k for k, i in enumerate(self.sentinel_ids)}
+
+    @classmethod
+    def read(cls, cfg, path, lang=None, split=None):
+        return read_mtop(path, lang)
+
+    def reference(self, example) -> str:
+        return example.logical_form
+
+    def metric(self, references, hypotheses) -> float:
+        return sciem(references, hypotheses)
+
+    # ---- ids -------------------------------------------------------------------------
+    def _text_ids(self, tokens: List[str]) -> np.ndarray:
+        """Ids of whitespace tokens: sentinels are symbols, runs of others are text."""
+        out, run = [], []
+        for token in tokens + [None]:
+            if token is None or token in WORD_SENTINELS:
+                if run:
+                    out.append(self.encoder.encode(" ".join(run)))
+                    run = []
+                if token is not None:
+                    out.append([self.dictionary.index(token)])
+            else:
+                run.append(token)
+        return np.concatenate(out).astype(np.int64)
+
+    def encode(self, example):
+        if not self.sentinels:
+            return (
+                self.encoder.encode(" ".join(example.words)).astype(np.int64),
+                self._text_ids(example.logical_form.split()),
+            )
+        if len(example.words) > len(WORD_SENTINELS):
+            raise ReaderError(
+                f"{example.source}: {len(example.words)} words, more than the "
+                f"{len(WORD_SENTINELS)} word sentinels of the dictionary"
+            )
+        subwords = word_subwords(self.encoder, example.words, self.dictionary.unk())
+        source = np.concatenate(
+            [
+                np.concatenate([[self.sentinel_ids[i]], ids])
+                for i, ids in enumerate(subwords)
+            ]
+        ).astype(np.int64)
+        target = to_sentinels(example.words, example.logical_form)
+        return source, self._text_ids(target.split())
+
+    def _special(self) -> set:
+        return {self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()}
+
+    def _decode(self, ids) -> str:
+        """Ids to text, sentinels as ``<wi>``."""
+        out, run, special = [], [], self._special()
+        for i in [int(x) for x in ids] + [None]:
+            if i is None or i in self.sentinel_of:
+                if run:
+                    out.append(self.encoder.decode(run))
+                    run = []
+                if i is not None:
+                    out.append(WORD_SENTINELS[self.sentinel_of[i]])
+            elif i not in special:
+                run.append(i)
+        return " ".join(out)
+
+    def source_words(self, source_tokens) -> List[str]:
+        """The input words of a sentinel-marked source, as its ids spell them."""
+        words, special = {}, self._special()
+        current = None
+        for i in [int(x) for x in source_tokens]:
+            if i in self.sentinel_of:
+                current = words.setdefault(self.sentinel_of[i], [])
+            elif current is not None and i not in special:
+                current.append(i)
+        return [self.encoder.decode(words.get(k, [])) for k in range(len(words))]
+
+    def scored_text(self, tokens, source_tokens) -> str:
+        text = self._decode(tokens)
+        if not self.sentinels:
+            return text
+        return from_sentinels(text, self.source_words(source_tokens))
+
+    def readable(self, hypos, sample):
+        """Hypotheses and target with words in place of sentinels (fairseq-generate)."""
+        if not self.sentinels:
+            return hypos
+        pad, eos = self.dictionary.pad(), self.dictionary.eos()
+        sources = [s[s.ne(pad)] for s in sample["net_input"]["src_tokens"]]
+
+        def words_ids(tokens, source):
+            ids = self.encoder.encode(self.scored_text(tokens, source))
+            return torch.from_numpy(np.append(ids, eos).astype(np.int64)).to(tokens)
+
+        for beams, source in zip(hypos, sources):
+            for hypo in beams:
+                hypo["tokens"] = words_ids(hypo["tokens"], source)
+        if sample.get("target") is not None:
+            targets = [t[t.ne(pad)] for t in sample["target"]]
+            sample["target"] = data_utils.collate_tokens(
+                [words_ids(t, s) for t, s in zip(targets, sources)], pad
+            )
+        return hypos
