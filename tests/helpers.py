@@ -1,6 +1,8 @@
 """Test helpers in the spirit of fairseq's tests/utils.py: tiny data, real CLIs."""
 
+import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -118,6 +120,36 @@ def xnli_row(lang, label, s1, s2):
     """A row of an XNLI-1.0 file (the real header's 19 columns)."""
     return "\t".join([lang, label, "", "", "", "", s1, s2, "1", "2", "fiction", label,
                       "", "", "", "", s1, s2, "True"])  # fmt: skip
+
+
+def mtop_line(n, words, form, locale="en_XX", intent="IN:X"):
+    """A line of an mTOP {train,eval,test}.txt (eight columns, tokens JSON with spans)."""
+    spans, start = [], 0
+    for word in words:
+        spans.append({"start": start, "length": len(word)})
+        start += len(word) + 1
+    tokens = json.dumps({"tokens": list(words), "tokenSpans": spans})
+    return "\t".join([str(n), intent, "", " ".join(words), "misc", locale, form, tokens])
+
+
+def write_mtop(root, words, langs=("en", "de"), sizes=(("train", 96), ("eval", 16),
+               ("test", 16)), seed=0):  # fmt: skip
+    """A learnable mTOP-format set: the intent says whether the slot is the first or the
+    last input word; ``root/{lang}/{split}.txt``."""
+    rng = random.Random(seed)
+    for lang in langs:
+        for split, n in sizes:
+            lines = []
+            for i in range(n):
+                utterance = rng.sample(words, rng.randint(3, 6))
+                first = rng.random() < 0.5
+                slot = utterance[0] if first else utterance[-1]
+                intent = "IN:GET_FIRST" if first else "IN:GET_LAST"
+                form = f"[{intent} [SL:ITEM {slot} ] ]"
+                lines.append(mtop_line(i, utterance, form, f"{lang}_XX", intent))
+            (root / lang).mkdir(parents=True, exist_ok=True)
+            (root / lang / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
 
 
 def flop_counter():

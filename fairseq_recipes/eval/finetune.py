@@ -1,16 +1,21 @@
-"""``recipes-finetune``: fine-tune an encoder on one task and test it on every language.
+"""``recipes-finetune``: fine-tune a model on one task and test it on every language.
 
-    recipes-finetune --encoder checkpoints/roberta-12e/checkpoint_last.pt --task wikiann \\
-        --data data-bin --train panx/en/train --valid panx/en/dev \\
+    recipes-finetune --checkpoint checkpoints/roberta-12e/checkpoint_last.pt \\
+        --task wikiann --data data-bin --train panx/en/train --valid panx/en/dev \\
         --test en=panx/en/test de=panx/de/test ... --output results/roberta-12e/wikiann
+    recipes-finetune --checkpoint checkpoints/bart-12e12d/checkpoint_last.pt --task mtop \\
+        --data data-bin --train mtop/en/train.txt --valid mtop/en/eval.txt \\
+        --test en=mtop/en/test.txt de=mtop/de/test.txt ... --output results/bart-12e12d/mtop
 
 Each seed (``--seeds 3``: seeds 1, 2, 3) is its own ``fairseq-train`` run in
 ``OUTPUT/seed{n}/`` with the paper's settings (``paper.FINETUNE``; English training and
 validation, the checkpoint with the best English validation metric kept), then every test
 file is predicted (whole sentences, pieces put back together) into
 ``OUTPUT/seed{n}/predictions/{lang}.tsv`` and scored into ``OUTPUT/seed{n}/metrics.json``.
-A seed whose ``metrics.json`` exists is not recomputed. The encoder can be any checkpoint
-of the project (``recipes_encoder_heads --encoder-from``).
+A seed whose ``metrics.json`` exists is not recomputed. An encoder task (xnli, matis,
+wikiann, udpos) takes the encoder of any checkpoint of the project
+(``recipes_encoder_heads --encoder-from``); a seq2seq task (mtop, xsum) any seq2seq
+checkpoint, decoded by fairseq-generate (``eval/seq2seq.py``).
 """
 
 import argparse
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from .. import paper
 from ..errors import RecipesError
+from . import seq2seq
 from .predict import predict, score
 
 PLUGIN = Path(__file__).resolve().parents[1]
@@ -42,13 +48,18 @@ TASKS = {
 MAIN_METRIC = {"xnli": "accuracy", "matis": "slot_f1", "wikiann": "f1", "udpos": "f1"}
 
 
+def _exists(path) -> bool:
+    """A file, a directory (XSUM releases) or a ``.source``/``.target`` prefix."""
+    return os.path.exists(path) or os.path.isfile(f"{path}.source")
+
+
 def _tests(items):
     tests = {}
     for item in items:
         lang, eq, path = item.partition("=")
         if not eq or not lang or not path:
             raise RecipesError(f"--test {item}: expected LANG=FILE")
-        if not os.path.isfile(path):
+        if not _exists(path):
             raise RecipesError(f"--test {item}: {path}: no such file")
         tests[lang] = path
     return tests
@@ -64,7 +75,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     out = [
         args.data, "--user-dir", PLUGIN, "--task", spec["task"],
         "--criterion", spec["criterion"], "--arch", "recipes_encoder_heads",
-        "--encoder-from", args.encoder, "--freeze-embeddings",
+        "--encoder-from", args.checkpoint, "--freeze-embeddings",
         "--train-file", args.train, "--valid-file", args.valid,
         "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
         "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
@@ -90,6 +101,15 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
 def _write_json(path: Path, data) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _write_rows(path: Path, rows) -> None:
+    """Seq2seq predictions: reference, hypothesis per line (tabs and newlines as spaces)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write("\t".join(" ".join(str(x).split()) for x in row) + "\n")
     os.replace(tmp, path)
 
 
@@ -133,6 +153,25 @@ def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> di
     }
 
 
+def _task_class(args):
+    from fairseq.tasks import TASK_REGISTRY
+
+    spec = TASKS.get(args.task) or seq2seq.SEQ2SEQ_TASKS[args.task]
+    return TASK_REGISTRY[spec["task"]]
+
+
+def _read(args, path, lang, split):
+    """The examples of a file, read as the task reads them."""
+    cfg = argparse.Namespace(
+        lang=lang,
+        data_format=args.format or TASKS.get(args.task, {}).get("format"),
+        xsum_split_file=args.xsum_split_file,
+    )
+    if args.task in seq2seq.SEQ2SEQ_TASKS:
+        return _task_class(args).read(cfg, path, lang, split=split)
+    return _task_class(args).read(cfg, path)
+
+
 def run_seed(args, seed: int, tests: dict) -> dict:
     run_dir = Path(args.output) / f"seed{seed}"
     done = run_dir / "metrics.json"
@@ -140,29 +179,26 @@ def run_seed(args, seed: int, tests: dict) -> dict:
         print(f"seed {seed}: {done} exists, reused", flush=True)
         return json.loads(done.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    from fairseq.tasks import TASK_REGISTRY
-
-    task_cls = TASK_REGISTRY[TASKS[args.task]["task"]]
-    cfg = argparse.Namespace(
-        lang="en", data_format=args.format or TASKS[args.task]["format"]
-    )
-    n_train = len(task_cls.read(cfg, args.train))
-    cmd = [
-        sys.executable,
-        "-m",
-        "fairseq_cli.train",
-        *train_args(args, seed, run_dir, n_train),
-    ]
+    is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
+    n_train = len(_read(args, args.train, "en", "train"))
+    make_args = seq2seq.train_args if is_seq2seq else train_args
+    cmd = [sys.executable, "-m", "fairseq_cli.train",
+           *make_args(args, seed, run_dir, n_train)]  # fmt: skip
     print(f"seed {seed}: fine-tuning, log in {run_dir / 'train.log'}", flush=True)
     with open(run_dir / "train.log", "a") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:]
         raise RecipesError(f"seed {seed}: fairseq-train failed: {' '.join(tail)}")
-    result = evaluate(
-        run_dir / "checkpoints" / "checkpoint_best.pt", tests, run_dir, args.task
-    )
-    result.update(seed=seed, encoder=str(args.encoder))
+    best = run_dir / "checkpoints" / "checkpoint_best.pt"
+    if is_seq2seq:
+        result = seq2seq.evaluate(
+            args, best, tests, run_dir,
+            lambda path, lang: _read(args, path, lang, "test"), _write_rows,
+        )  # fmt: skip
+    else:
+        result = evaluate(best, tests, run_dir, args.task)
+    result.update(seed=seed, model=str(args.checkpoint))
     _write_json(done, result)
     return result
 
@@ -172,13 +208,19 @@ def cli_main(argv=None):
         prog="recipes-finetune", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--encoder", required=True, help="checkpoint whose encoder is fine-tuned"
+        "--checkpoint", "--encoder", dest="checkpoint", required=True,
+        help="checkpoint to fine-tune: its encoder (xnli, matis, wikiann, udpos) or the "
+        "seq2seq model (mtop, xsum)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--task", required=True, choices=list(TASKS) + list(seq2seq.SEQ2SEQ_TASKS)
     )
-    parser.add_argument("--task", required=True, choices=list(TASKS))
     parser.add_argument(
         "--data", required=True, help="pre-training data directory (dict.txt, spm.model)"
     )
-    parser.add_argument("--train", required=True, help="English training file")
+    parser.add_argument(
+        "--train", required=True, help="English training file (XSUM: or directory)"
+    )
     parser.add_argument("--valid", required=True, help="English validation file")
     parser.add_argument("--test", nargs="+", default=[], metavar="LANG=FILE")
     parser.add_argument("--output", required=True, help="directory of the runs")
@@ -194,6 +236,18 @@ def cli_main(argv=None):
         "--map-unknown-labels-to", help="e.g. O: map labels training lacks"
     )
     parser.add_argument("--max-piece-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
+    s2s = parser.add_argument_group("seq2seq tasks (mtop, xsum)")
+    s2s.add_argument("--max-source-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
+    s2s.add_argument("--max-target-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
+    s2s.add_argument(
+        "--target-format", choices=["sentinels", "words"], default="sentinels",
+        help="mtop: targets point at input words through word sentinels, or spell them",
+    )  # fmt: skip
+    s2s.add_argument(
+        "--xsum-split-file",
+        help="XSUM raw release: XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json",
+    )
+    s2s.add_argument("--generate-batch-size", type=int, default=32)
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--log-interval", type=int, default=100)
     over = parser.add_argument_group("overrides of the paper's settings (paper.FINETUNE)")
@@ -209,9 +263,9 @@ def cli_main(argv=None):
     import fairseq_recipes  # noqa: F401  (plugin: checkpoints, tasks, models)
 
     try:
-        for path, option in [(args.encoder, "--encoder"), (args.train, "--train"),
+        for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
                              (args.valid, "--valid")]:  # fmt: skip
-            if not os.path.isfile(path):
+            if not _exists(path):
                 raise RecipesError(f"{option} {path}: no such file")
         tests = _tests(args.test)
         results = [run_seed(args, seed, tests) for seed in range(1, args.seeds + 1)]

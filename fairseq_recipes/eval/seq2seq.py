@@ -1,0 +1,150 @@
+"""The seq2seq half of ``recipes-finetune``: mTOP and XSUM (paper: Table 3).
+
+A seed's run fine-tunes the whole model (``--arch recipes_seq2seq --seq2seq-from``) with
+the paper's settings: AdamW (0.9, 0.99), weight decay 0.1, dropout 0.1, learning rate
+warming up exponentially from 1e-7 to 5e-6 over 1000 updates then decaying linearly to
+1e-7 (``recipes_exponential_warmup``), 32 examples per batch, at most 200 epochs and 50k
+updates. mTOP keeps the checkpoint with the best validation SCIEM (generated with beam 3 at
+each validation), XSUM the one with the best validation perplexity. Each test file is then
+decoded by ``fairseq-generate`` with beam 3 and scored against the file's own references:
+SCIEM per language (mTOP), ROUGE-1/2/L (XSUM).
+"""
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import paper
+from ..errors import RecipesError
+from ..scoring.rouge import rouge
+from ..scoring.sciem import sciem
+
+PLUGIN = Path(__file__).resolve().parents[1]
+
+#: evaluation task -> fairseq task, validation metric (and whether higher is better)
+SEQ2SEQ_TASKS = {
+    "mtop": dict(task="recipes_semantic_parsing", metric="sciem", maximize=True),
+    "xsum": dict(task="recipes_summarization", metric="loss", maximize=False),
+}
+#: the metric avg-0s and the report's first column use
+SEQ2SEQ_MAIN_METRIC = {"mtop": "sciem", "xsum": "rougeL"}
+
+
+def settings(args) -> dict:
+    out = dict(
+        peak_lr=paper.SEQ2SEQ_FINETUNE_PEAK_LR,
+        warmup_updates=paper.SEQ2SEQ_FINETUNE_WARMUP_UPDATES,
+        batch_size=paper.SEQ2SEQ_FINETUNE_BATCH_SIZE,
+        epochs=paper.SEQ2SEQ_FINETUNE_MAX_EPOCHS,
+        max_updates=paper.SEQ2SEQ_FINETUNE_MAX_UPDATES,
+    )
+    out.update({k: getattr(args, k) for k in out if getattr(args, k) is not None})
+    return out
+
+
+def task_args(args) -> list:
+    """What both fairseq-train and fairseq-generate need to build the task."""
+    out = ["--task", SEQ2SEQ_TASKS[args.task]["task"], "--train-file", args.train,
+           "--max-source-tokens", args.max_source_tokens,
+           "--max-target-tokens", args.max_target_tokens]  # fmt: skip
+    if args.task == "mtop":
+        out += ["--target-format", args.target_format]
+    if args.task == "xsum" and args.xsum_split_file:
+        out += ["--xsum-split-file", args.xsum_split_file]
+    return out
+
+
+def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
+    spec, s = SEQ2SEQ_TASKS[args.task], settings(args)
+    total = min(s["max_updates"], s["epochs"] * math.ceil(n_train / s["batch_size"]))
+    out = [
+        args.data, "--user-dir", PLUGIN, *task_args(args), "--valid-file", args.valid,
+        "--arch", "recipes_seq2seq", "--seq2seq-from", args.checkpoint,
+        "--criterion", "cross_entropy",
+        "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
+        "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
+        "--lr-scheduler", "recipes_exponential_warmup", "--lr", s["peak_lr"],
+        "--warmup-updates", min(s["warmup_updates"], total),
+        "--warmup-init-lr", min(paper.SEQ2SEQ_FINETUNE_INIT_LR, s["peak_lr"]),
+        "--end-learning-rate", min(paper.SEQ2SEQ_FINETUNE_END_LR, s["peak_lr"]),
+        "--total-num-update", total, "--max-update", total, "--max-epoch", s["epochs"],
+        "--batch-size", s["batch_size"], "--required-batch-size-multiple", 1,
+        "--save-dir", run_dir / "checkpoints", "--no-epoch-checkpoints",
+        "--best-checkpoint-metric", spec["metric"],
+        "--seed", seed, "--log-format", "simple", "--log-interval", args.log_interval,
+    ]  # fmt: skip
+    if spec["maximize"]:
+        out += ["--maximize-best-checkpoint-metric"]
+    if args.task == "mtop":
+        out += ["--validate-by-generation", "--eval-beam", paper.SEQ2SEQ_FINETUNE_BEAM]
+    if args.cpu:
+        out += ["--cpu"]
+    return [str(a) for a in out] + list(args.fairseq_args)
+
+
+_LINE = re.compile(r"^([HT])-(\d+)\t(.*)$")
+
+
+def generated(output: str) -> dict:
+    """{example id: hypothesis text} of fairseq-generate's H- lines (best beam first)."""
+    found = {}
+    for line in output.splitlines():
+        match = _LINE.match(line)
+        if match and match.group(1) == "H":
+            i = int(match.group(2))
+            if i not in found:  # H-lines of further beams (--nbest) follow the best
+                found[i] = match.group(3).split("\t", 1)[1]
+    return found
+
+
+def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
+    cmd = [sys.executable, "-m", "fairseq_cli.generate", args.data, "--user-dir",
+           PLUGIN, *task_args(args), "--test-file", path, "--gen-subset", f"test.{lang}",
+           "--path", checkpoint, "--beam", paper.SEQ2SEQ_FINETUNE_BEAM,
+           "--batch-size", args.generate_batch_size, "--required-batch-size-multiple", 1,
+           "--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]  # fmt: skip
+    if args.cpu:
+        cmd += ["--cpu"]
+    log = run_dir / f"generate-{lang}.log"
+    with open(log, "w") as out:
+        proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE,
+                              stderr=out, text=True)  # fmt: skip
+    (run_dir / f"generate-{lang}.txt").write_text(proc.stdout)
+    if proc.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:]
+        raise RecipesError(f"fairseq-generate on {path} failed: {' '.join(tail)}")
+    return generated(proc.stdout)
+
+
+def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) -> dict:
+    """Decode and score every test file; ``read(path, lang)`` gives its examples and
+    ``write(path, rows)`` saves the predictions."""
+    (run_dir / "predictions").mkdir(exist_ok=True)
+    metrics = {}
+    for lang, path in tests.items():
+        examples = read(path, lang)
+        hypotheses = decode(args, checkpoint, lang, path, run_dir)
+        if len(hypotheses) != len(examples):
+            raise RecipesError(
+                f"{path}: {len(examples)} examples but fairseq-generate decoded "
+                f"{len(hypotheses)}"
+            )
+        predicted = [hypotheses[i] for i in range(len(examples))]
+        if args.task == "mtop":
+            references = [e.logical_form for e in examples]
+            metrics[lang] = {"sciem": sciem(references, predicted)}
+        else:
+            references = [e.summary for e in examples]
+            metrics[lang] = rouge(references, predicted)
+        write(run_dir / "predictions" / f"{lang}.tsv", zip(references, predicted))
+    main = SEQ2SEQ_MAIN_METRIC[args.task]
+    others = [m[main] for lang, m in metrics.items() if lang != "en"]
+    return {
+        "task": args.task,
+        "metric": main,
+        "languages": metrics,
+        "en": metrics.get("en", {}).get(main),
+        "avg_0s": sum(others) / len(others) if others else None,
+    }
