@@ -84,18 +84,17 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     return [str(a) for a in out] + list(args.fairseq_args)
 
 
-_LINE = re.compile(r"^([HT])-(\d+)\t(.*)$")
+_DETOKENIZED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
 
 
 def generated(output: str) -> dict:
-    """{example id: hypothesis text} of fairseq-generate's H- lines (best beam first)."""
+    """{example id: hypothesis text} of fairseq-generate's D- lines (the hypothesis as
+    text; H- lines hold its pieces), the best beam's."""
     found = {}
     for line in output.splitlines():
-        match = _LINE.match(line)
-        if match and match.group(1) == "H":
-            i = int(match.group(2))
-            if i not in found:  # H-lines of further beams (--nbest) follow the best
-                found[i] = match.group(3).split("\t", 1)[1]
+        match = _DETOKENIZED.match(line)
+        if match:  # lines of further beams (--nbest) follow the best
+            found.setdefault(int(match.group(1)), match.group(2))
     return found
 
 
