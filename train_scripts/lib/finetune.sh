@@ -1,8 +1,10 @@
 # Shared by the fine-tuning scripts (train_scripts/finetune-*.sh), sourced after a script sets
-# TASK and its file layout (train_file, valid_file, test_file LANG). The paper's fine-tuning
-# settings (learning rate, warmup, batch size, epochs, max updates, AdamW betas, weight decay,
-# dropout, frozen embeddings) are recipes-finetune's defaults, from fairseq_recipes/paper.py
-# (FINETUNE); they are not typed here. Every variable can be set from the environment.
+# TASK and its file layout (train_file, valid_file, test_file LANG, and TASK_ARGS: more
+# recipes-finetune options). The paper's fine-tuning settings (learning rate and schedule,
+# batch size, epochs, max updates, AdamW betas, weight decay, dropout, frozen embeddings,
+# beam 3) are recipes-finetune's defaults, from fairseq_recipes/paper.py (FINETUNE,
+# SEQ2SEQ_FINETUNE_*); they are not typed here. Every variable can be set from the
+# environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ -z "${PYTHON:-}" ]]; then
@@ -10,8 +12,10 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 fail() { echo "error: $*" >&2; exit 2; }
 
-ENCODER="${ENCODER:-}"                  # checkpoint whose encoder is fine-tuned (any project checkpoint)
-[[ -n "$ENCODER" ]] || fail "set ENCODER to the checkpoint to fine-tune"
+# checkpoint to fine-tune: any project checkpoint's encoder (xnli, matis, wikiann, udpos) or a
+# seq2seq checkpoint (mtop, xsum); ENCODER is its older name
+CHECKPOINT="${CHECKPOINT:-${ENCODER:-}}"
+[[ -n "$CHECKPOINT" ]] || fail "set CHECKPOINT to the checkpoint to fine-tune"
 DATA="${DATA:-data-bin}"                # pre-training data directory: dict.txt and spm.model
 EVAL_DATA="${EVAL_DATA:-eval-data/$TASK}" # the task's files in their released layout (see the script)
 # the paper's languages (fairseq_recipes/paper.py) that the dataset covers (DATASET_LANGS, * = all)
@@ -19,22 +23,26 @@ DEFAULT_LANGS="$("$PYTHON" -c "from fairseq_recipes import paper; covered = '$DA
 print(' '.join(l for l in paper.LANGUAGES if covered == ['*'] or l in covered))")"
 LANGS="${LANGS:-$DEFAULT_LANGS}"        # test languages; English is trained and validated on
 SEEDS="${SEEDS:-3}"                     # fine-tuning runs, seeds 1..SEEDS
-OUTPUT="${OUTPUT:-results/$(basename "$(dirname "$ENCODER")")/$TASK}" # runs, predictions, metrics
+OUTPUT="${OUTPUT:-results/$(basename "$(dirname "$CHECKPOINT")")/$TASK}" # runs, predictions, metrics
 MAP_UNKNOWN_LABELS_TO="${MAP_UNKNOWN_LABELS_TO:-}" # e.g. O: map labels training lacks instead of stopping
 SMOKE="${SMOKE:-0}"                     # 1: a few updates on CPU (checks the pipeline, not the paper)
 
-ARGS=(--encoder "$ENCODER" --task "$TASK" --data "$DATA" --train "$(train_file)"
+ARGS=(--checkpoint "$CHECKPOINT" --task "$TASK" --data "$DATA" --train "$(train_file)"
       --valid "$(valid_file)" --output "$OUTPUT" --seeds "$SEEDS" --test)
 for lang in $LANGS; do ARGS+=("$lang=$(test_file "$lang")"); done
 if [[ -n "$MAP_UNKNOWN_LABELS_TO" ]]; then ARGS+=(--map-unknown-labels-to "$MAP_UNKNOWN_LABELS_TO"); fi
+ARGS+=(${TASK_ARGS[@]+"${TASK_ARGS[@]}"})
 if [[ "$SMOKE" == 1 ]]; then
   # not paper numbers: the smallest run that exercises everything in seconds
-  ARGS+=(--cpu --max-updates 8 --batch-size 16 --peak-lr 2e-3 --warmup-updates 2
-         --max-piece-tokens 128 --log-interval 1)
+  ARGS+=(--cpu --max-updates 8 --batch-size 16 --peak-lr 2e-3 --warmup-updates 2 --log-interval 1)
+  case "$TASK" in
+    mtop|xsum) ARGS+=(--max-source-tokens 128 --max-target-tokens 64) ;;
+    *) ARGS+=(--max-piece-tokens 128) ;;
+  esac
 elif ! command -v nvidia-smi >/dev/null 2>&1; then
   ARGS+=(--cpu)
 fi
 
 mkdir -p "$OUTPUT"
-echo "[finetune $TASK] $(date -u +%FT%TZ) encoder=$ENCODER langs=$LANGS seeds=$SEEDS" | tee -a "$OUTPUT/finetune.log"
+echo "[finetune $TASK] $(date -u +%FT%TZ) checkpoint=$CHECKPOINT langs=$LANGS seeds=$SEEDS" | tee -a "$OUTPUT/finetune.log"
 "$PYTHON" -m fairseq_recipes.eval.finetune "${ARGS[@]}" "$@" 2>&1 | tee -a "$OUTPUT/finetune.log"
