@@ -164,7 +164,7 @@ def test_invalid_utf8_lines_are_skipped_and_counted(tmp_path, capsys):
     ]
     assert (stats.documents, stats.invalid_utf8_lines) == (2, 2)
     cli_main(
-        ["--input", str(raw), "--output", str(tmp_path / "out"), "--vocab-size", "40"]
+        ["--input", str(raw), "--output", str(tmp_path / "out"), "--vocab-size", "100"]
     )
     assert (
         read_manifest(tmp_path / "out")["per_language"]["en"]["invalid_utf8_lines"] == 2

@@ -10,6 +10,7 @@ from fairseq_recipes.data.toy_corpus import LANGS, ToyWorld, render
 from fairseq_recipes.data.vocab import (
     DOC_SEP,
     MASK,
+    WORD_SENTINELS,
     SpmEncoder,
     load_dictionary,
     load_spm,
@@ -51,7 +52,9 @@ def xlmr_like_model(tmp_path_factory, sentences):
 def test_own_model_ids_equal_dictionary_ids(own_model):
     model, dict_path = own_model
     sp, d = load_spm(model), load_dictionary(dict_path)
-    assert len(d) == sp.get_piece_size()
+    # every piece, then the word sentinels, which no text encodes to
+    assert len(d) == sp.get_piece_size() + len(WORD_SENTINELS)
+    assert d.symbols[-len(WORD_SENTINELS) :] == list(WORD_SENTINELS)
     for i in range(sp.get_piece_size()):
         assert d.index(sp.id_to_piece(i)) == i, sp.id_to_piece(i)
     assert (sp.bos_id(), sp.pad_id(), sp.eos_id(), sp.unk_id()) == (
@@ -71,8 +74,11 @@ def test_xlmr_like_model_gets_a_constant_offset(xlmr_like_model):
     assert (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) == (0, 1, 2, -1)
     for i in range(3, sp.get_piece_size()):
         assert d.index(sp.id_to_piece(i)) == i + 1
-    # appended at the end, <mask> first (where XLM-R's task puts it)
-    assert d.index(MASK) == len(d) - 2 and d.index(DOC_SEP) == len(d) - 1
+    # appended after the pieces, <mask> first (where XLM-R's task puts it), then the
+    # word sentinels
+    pieces = len(d) - len(WORD_SENTINELS)
+    assert d.index(MASK) == pieces - 2 and d.index(DOC_SEP) == pieces - 1
+    assert d.symbols[pieces:] == list(WORD_SENTINELS)
     encoder = SpmEncoder(model, d)
     assert encoder.to_fairseq[sp.unk_id()] == d.unk()
     assert encoder.to_fairseq[sp.bos_id()] == d.bos()
@@ -130,3 +136,14 @@ def test_sample_plan_balances_languages_deterministically():
     assert all(np.array_equal(plan[lang], again[lang]) for lang in counts)
     other = spm_sample_plan(counts, sample_size=600, alpha=0.3, seed=2)
     assert not np.array_equal(plan["en"], other["en"])
+
+
+def test_logical_form_characters_never_become_unk(own_model, sentences):
+    """mTOP's labels are spelled even by a model whose corpus lacks their characters."""
+    model, dict_path = own_model
+    d = load_dictionary(dict_path)
+    form = "[IN:GET_WEATHER [SL:DATE_TIME ] ]"
+    assert not set("[]:_") & set("".join(sentences))
+    ids = SpmEncoder(model, d).encode(form)
+    assert d.unk() not in ids.tolist()
+    assert SpmEncoder(model, d).decode(ids) == form
