@@ -80,7 +80,7 @@ def test_a_second_run_reuses_finished_seeds(runs):
     "extra, message",
     [(["--test", "de"], "--test de: expected LANG=FILE"),
      (["--test", "de=/nonexistent"], "--test de=/nonexistent: /nonexistent: no such file"),
-     (["--encoder", "/nonexistent.pt"], "--encoder /nonexistent.pt: no such file")],
+     (["--encoder", "/nonexistent.pt"], "--checkpoint /nonexistent.pt: no such file")],
 )  # fmt: skip
 def test_bad_arguments_are_one_line_errors(runs, data_bin, tmp_path, extra, message):
     out, _, _ = runs
