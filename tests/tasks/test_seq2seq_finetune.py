@@ -191,3 +191,34 @@ def test_xsum_fine_tunes_and_generates_with_beam_3(smoke, data_bin, xsum_files, 
     assert metrics["en"] == metrics["languages"]["en"]["rougeL"]
     printed = (out / "seed1" / "generate-en.txt").read_text().splitlines()[-1]
     assert printed.startswith("Generate test.en with beam=3: ROUGE-1")
+
+
+def test_beam_search_is_unchanged_by_undoing_the_beamable_switch(smoke, data_bin, mtop):
+    """Validation generates, then trains on: the tasks undo fairseq's "beamable"
+    cross-attention switch, which must not change what beam search finds (fusion too)."""
+    from fairseq_recipes.tasks.seq2seq_finetune import _undo_beamable
+
+    path = smoke("2stage-bart-12e12d-attn-f")[0] / "checkpoint_last.pt"
+    task = _task(data_bin, mtop)
+    model = _model(path, data_bin, mtop).eval()
+    task.cfg.test_file = str(mtop / "{lang}" / "test.txt")
+    task.load_dataset("test.de")
+    dataset = task.datasets["test.de"]
+    batch = dataset.collater([dataset[i] for i in range(6)])
+    found = []
+    for undo in (False, True):
+        generator = task.build_generator(
+            [model], argparse.Namespace(beam=3, max_len_b=20)
+        )
+        if undo:
+            _undo_beamable(model)
+        with torch.no_grad():
+            hypos = generator.generate([model], batch)
+        found.append(
+            [(h[0]["tokens"].tolist(), round(float(h[0]["score"]), 4)) for h in hypos]
+        )
+    assert found[0] == found[1]
+    # and a training forward works after generation
+    model.train()
+    out, _ = model(**batch["net_input"])
+    assert out.shape[:2] == batch["target"].shape
