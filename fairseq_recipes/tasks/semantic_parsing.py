@@ -20,7 +20,7 @@ from fairseq.tasks import register_task
 from ..data.finetune.encoding import word_subwords
 from ..data.finetune.examples import ReaderError
 from ..data.finetune.mtop import read_mtop
-from ..data.finetune.sentinels import from_sentinels, to_sentinels
+from ..data.finetune.sentinels import from_sentinels, sentinel_index, to_sentinels
 from ..data.vocab import WORD_SENTINELS
 from ..scoring.sciem import sciem
 from .seq2seq_finetune import Seq2SeqFinetuneConfig, Seq2SeqFinetuneTask
@@ -62,7 +62,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
         """Ids of whitespace tokens: sentinels are symbols, runs of others are text."""
         out, run = [], []
         for token in tokens + [None]:
-            if token is None or token in WORD_SENTINELS:
+            if token is None or sentinel_index(token) is not None:
                 if run:
                     out.append(self.encoder.encode(" ".join(run)))
                     run = []
@@ -93,12 +93,9 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
         target = to_sentinels(example.words, example.logical_form)
         return source, self._text_ids(target.split())
 
-    def _special(self) -> set:
-        return {self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()}
-
     def _decode(self, ids) -> str:
         """Ids to text, sentinels as ``<wi>``."""
-        out, run, special = [], [], self._special()
+        out, run, special = [], [], self.special_ids
         for i in [int(x) for x in ids] + [None]:
             if i is None or i in self.sentinel_of:
                 if run:
@@ -112,7 +109,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
 
     def source_words(self, source_tokens) -> List[str]:
         """The input words of a sentinel-marked source, as its ids spell them."""
-        words, special = {}, self._special()
+        words, special = {}, self.special_ids
         current = None
         for i in [int(x) for x in source_tokens]:
             if i in self.sentinel_of:

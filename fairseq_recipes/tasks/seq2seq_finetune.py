@@ -86,6 +86,8 @@ class Seq2SeqFinetuneTask(ComputeLedgerTask, FairseqTask):
         self.dictionary = dictionary
         self.encoder = encoder
         self.examples = {}
+        #: ids that are never text (dropped when ids are turned back into words)
+        self.special_ids = {dictionary.bos(), dictionary.eos(), dictionary.pad()}
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):

@@ -51,8 +51,9 @@ class SummarizationTask(Seq2SeqFinetuneTask):
         return example.summary
 
     def scored_text(self, tokens, source_tokens) -> str:
-        special = {self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()}
-        return self.encoder.decode([int(i) for i in tokens if int(i) not in special])
+        return self.encoder.decode(
+            [int(i) for i in tokens if int(i) not in self.special_ids]
+        )
 
     def metric(self, references, hypotheses) -> float:
         return rouge(references, hypotheses)["rougeL"]

@@ -18,8 +18,10 @@ _SENTINEL = re.compile(r"^<w(\d+)>$")
 
 
 def sentinel_index(token: str) -> Optional[int]:
+    """``i`` of a dictionary sentinel ``<wi>``, else None."""
     match = _SENTINEL.match(token)
-    return int(match.group(1)) if match else None
+    i = int(match.group(1)) if match else None
+    return i if i is not None and i < len(WORD_SENTINELS) else None
 
 
 def _position(words: Sequence[str], word: str, start: int) -> Optional[int]:
