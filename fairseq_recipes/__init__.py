@@ -3,11 +3,18 @@
 Load with ``fairseq-train --user-dir fairseq_recipes``. fairseq auto-imports only the
 ``tasks/`` and ``models/`` packages of a user dir (and only on the first import), so every
 registering module is imported here explicitly.
+
+``FAIRSEQ_RECIPES_LIGHT=1`` skips all of that (and with it importing torch and fairseq,
+about 4 s): the train scripts set it for their helper calls (``recipes.py``,
+``data/manifest.py``), which need no registry.
 """
 
-from . import compat, errors
+import os
 
-compat.install()
-errors.install()
+if os.environ.get("FAIRSEQ_RECIPES_LIGHT") != "1":
+    from . import compat, errors
 
-from . import criterions, models, optim, scoring, tasks  # noqa: E402,F401  (register)
+    compat.install()
+    errors.install()
+
+    from . import criterions, models, optim, scoring, tasks  # noqa: F401  (register)

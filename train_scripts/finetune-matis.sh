@@ -5,8 +5,4 @@
 #
 # EVAL_DATA holds {train,dev,test}_{LANG}.tsv as released. Settings: train_scripts/lib/finetune.sh.
 TASK=matis
-DATASET_LANGS="de en es fr hi ja pt tr zh"  # languages the released dataset covers
-train_file() { echo "$EVAL_DATA/train_EN.tsv"; }
-valid_file() { echo "$EVAL_DATA/dev_EN.tsv"; }
-test_file() { echo "$EVAL_DATA/test_${1^^}.tsv"; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

@@ -8,10 +8,6 @@
 # TARGET_FORMAT=sentinels (default: the target points at input words through word sentinels)
 # or words (the target spells them). Settings: train_scripts/lib/finetune.sh.
 TASK=mtop
-DATASET_LANGS="de en es fr hi th"  # languages the released dataset covers
 TARGET_FORMAT="${TARGET_FORMAT:-sentinels}"
 TASK_ARGS=(--target-format "$TARGET_FORMAT")
-train_file() { echo "$EVAL_DATA/en/train.txt"; }
-valid_file() { echo "$EVAL_DATA/en/eval.txt"; }
-test_file() { echo "$EVAL_DATA/$1/test.txt"; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

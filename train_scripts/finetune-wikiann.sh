@@ -6,8 +6,4 @@
 # EVAL_DATA holds PAN-X as released per language: {lang}/train, {lang}/dev, {lang}/test
 # (lines "lang:token<TAB>TAG"). Settings: train_scripts/lib/finetune.sh.
 TASK=wikiann
-DATASET_LANGS="*"  # languages the released dataset covers
-train_file() { echo "$EVAL_DATA/en/train"; }
-valid_file() { echo "$EVAL_DATA/en/dev"; }
-test_file() { echo "$EVAL_DATA/$1/test"; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

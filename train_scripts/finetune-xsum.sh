@@ -3,25 +3,10 @@
 #
 #   CHECKPOINT=checkpoints/bart-12e12d/checkpoint_last.pt EVAL_DATA=xsum train_scripts/finetune-xsum.sh
 #
-# EVAL_DATA is one of (data/finetune/xsum.py reads each):
+# EVAL_DATA is one of (data/finetune/xsum.py reads each; eval/layouts.py tells them apart):
 # - the raw release: bbc-summary-data/{id}.summary and XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json;
 # - {train,val,test}.source / .target, one document / summary per line;
 # - a directory of extracted {id}.data files (every file serves every split: a smoke check).
 # Settings: train_scripts/lib/finetune.sh.
 TASK=xsum
-DATASET_LANGS="en"
-if [[ -d "${EVAL_DATA:-}/bbc-summary-data" ]]; then
-  TASK_ARGS=(--xsum-split-file "$EVAL_DATA/XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json")
-  train_file() { echo "$EVAL_DATA/bbc-summary-data"; }
-  valid_file() { echo "$EVAL_DATA/bbc-summary-data"; }
-  test_file() { echo "$EVAL_DATA/bbc-summary-data"; }
-elif [[ -f "${EVAL_DATA:-}/train.source" ]]; then
-  train_file() { echo "$EVAL_DATA/train"; }
-  valid_file() { echo "$EVAL_DATA/val"; }
-  test_file() { echo "$EVAL_DATA/test"; }
-else
-  train_file() { echo "$EVAL_DATA"; }
-  valid_file() { echo "$EVAL_DATA"; }
-  test_file() { echo "$EVAL_DATA"; }
-fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

@@ -22,13 +22,13 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from .. import paper
 from ..errors import RecipesError
-from . import seq2seq
+from . import in_process, seq2seq
+from .layouts import file_exists, task_files
 from .predict import predict, score
 
 PLUGIN = Path(__file__).resolve().parents[1]
@@ -48,18 +48,13 @@ TASKS = {
 MAIN_METRIC = {"xnli": "accuracy", "matis": "slot_f1", "wikiann": "f1", "udpos": "f1"}
 
 
-def _exists(path) -> bool:
-    """A file, a directory (XSUM releases) or a ``.source``/``.target`` prefix."""
-    return os.path.exists(path) or os.path.isfile(f"{path}.source")
-
-
 def _tests(items):
     tests = {}
     for item in items:
         lang, eq, path = item.partition("=")
         if not eq or not lang or not path:
             raise RecipesError(f"--test {item}: expected LANG=FILE")
-        if not _exists(path):
+        if not file_exists(path):
             raise RecipesError(f"--test {item}: {path}: no such file")
         tests[lang] = path
     return tests
@@ -182,14 +177,11 @@ def run_seed(args, seed: int, tests: dict) -> dict:
     is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
     n_train = len(_read(args, args.train, "en", "train"))
     make_args = seq2seq.train_args if is_seq2seq else train_args
-    cmd = [sys.executable, "-m", "fairseq_cli.train",
-           *make_args(args, seed, run_dir, n_train)]  # fmt: skip
     print(f"seed {seed}: fine-tuning, log in {run_dir / 'train.log'}", flush=True)
-    with open(run_dir / "train.log", "a") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = (run_dir / "train.log").read_text().strip().splitlines()[-1:]
-        raise RecipesError(f"seed {seed}: fairseq-train failed: {' '.join(tail)}")
+    try:
+        in_process.train(make_args(args, seed, run_dir, n_train), run_dir / "train.log")
+    except RecipesError as err:
+        raise RecipesError(f"seed {seed}: {err}") from None
     best = run_dir / "checkpoints" / "checkpoint_best.pt"
     if is_seq2seq:
         result = seq2seq.evaluate(
@@ -203,7 +195,26 @@ def run_seed(args, seed: int, tests: dict) -> dict:
     return result
 
 
-def cli_main(argv=None):
+def run(args) -> list:
+    """Every seed's results; a :class:`RecipesError` for bad arguments or a failed run."""
+    if args.eval_data:
+        files = task_files(args.task, args.eval_data, args.langs)
+        args.train = args.train or files.train
+        args.valid = args.valid or files.valid
+        args.test = args.test or [f"{lang}={path}" for lang, path in files.tests.items()]
+        if "--xsum-split-file" in files.options and not args.xsum_split_file:
+            args.xsum_split_file = files.options[files.options.index("--xsum-split-file") + 1]
+    for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
+                         (args.valid, "--valid")]:  # fmt: skip
+        if not path:
+            raise RecipesError(f"{option} is required (or --eval-data)")
+        if not file_exists(path):
+            raise RecipesError(f"{option} {path}: no such file")
+    tests = _tests(args.test)
+    return [run_seed(args, seed, tests) for seed in range(1, args.seeds + 1)]
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recipes-finetune", description=__doc__.split("\n\n")[0]
     )
@@ -219,9 +230,16 @@ def cli_main(argv=None):
         "--data", required=True, help="pre-training data directory (dict.txt, spm.model)"
     )
     parser.add_argument(
-        "--train", required=True, help="English training file (XSUM: or directory)"
+        "--eval-data",
+        help="the dataset as released (eval/layouts.py): --train, --valid and --test "
+        "default to its files",
     )
-    parser.add_argument("--valid", required=True, help="English validation file")
+    parser.add_argument(
+        "--langs", nargs="+", help="with --eval-data: test languages (default: the "
+        "paper's languages the dataset has)",
+    )  # fmt: skip
+    parser.add_argument("--train", help="English training file (XSUM: or directory)")
+    parser.add_argument("--valid", help="English validation file")
     parser.add_argument("--test", nargs="+", default=[], metavar="LANG=FILE")
     parser.add_argument("--output", required=True, help="directory of the runs")
     parser.add_argument(
@@ -259,16 +277,15 @@ def cli_main(argv=None):
     parser.add_argument(
         "fairseq_args", nargs="*", help="after --: more fairseq-train options"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def cli_main(argv=None):
+    args = build_parser().parse_args(argv)
     import fairseq_recipes  # noqa: F401  (plugin: checkpoints, tasks, models)
 
     try:
-        for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
-                             (args.valid, "--valid")]:  # fmt: skip
-            if not _exists(path):
-                raise RecipesError(f"{option} {path}: no such file")
-        tests = _tests(args.test)
-        results = [run_seed(args, seed, tests) for seed in range(1, args.seeds + 1)]
+        results = run(args)
     except RecipesError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -47,8 +47,9 @@ CHARTS = [(task, MAIN_METRIC[task]) for task in TASK_ORDER] + [("mtop", "sciem")
 ROUGE_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
 
 
-def collect(results: Path) -> dict:
-    """{model: {task: [metrics of each seed]}}."""
+def collect(results: Path, order=None) -> dict:
+    """{model: {task: [metrics of each seed]}}, models in ``order`` (the rest after, by
+    name)."""
     found = {}
     for path in sorted(results.glob("*/*/seed*/metrics.json")):
         model, task = path.parts[-4], path.parts[-3]
@@ -59,7 +60,8 @@ def collect(results: Path) -> dict:
         found.setdefault(model, {}).setdefault(task, []).append(data)
     if not found:
         raise RecipesError(f"{results}: no */*/seed*/metrics.json")
-    return found
+    rank = {m: i for i, m in enumerate(order or [])}
+    return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
 def _summary(values):
@@ -223,8 +225,8 @@ def _csv(rows) -> str:
     return buffer.getvalue()
 
 
-def build_report(results: Path, output: Path) -> list:
-    found = collect(results)
+def build_report(results: Path, output: Path, order=None) -> list:
+    found = collect(results, order)
     tables = {"table2": table2(found), "table3": table3(found)}
     md, rows = language_tables(found)
     tables["languages"] = (md, rows) if md else None

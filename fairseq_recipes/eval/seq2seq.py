@@ -12,14 +12,13 @@ SCIEM per language (mTOP), ROUGE-1/2/L (XSUM).
 
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from .. import paper
 from ..errors import RecipesError
 from ..scoring.rouge import rouge
 from ..scoring.sciem import sciem
+from . import in_process
 
 PLUGIN = Path(__file__).resolve().parents[1]
 
@@ -66,7 +65,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
         "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
         "--lr-scheduler", "recipes_exponential_warmup", "--lr", s["peak_lr"],
-        "--warmup-updates", min(s["warmup_updates"], total),
+        "--warmup-updates", min(s["warmup_updates"], total - 1),  # decay needs one
         "--warmup-init-lr", min(paper.SEQ2SEQ_FINETUNE_INIT_LR, s["peak_lr"]),
         "--end-learning-rate", min(paper.SEQ2SEQ_FINETUNE_END_LR, s["peak_lr"]),
         "--total-num-update", total, "--max-update", total, "--max-epoch", s["epochs"],
@@ -99,22 +98,20 @@ def generated(output: str) -> dict:
 
 
 def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
-    cmd = [sys.executable, "-m", "fairseq_cli.generate", args.data, "--user-dir",
-           PLUGIN, *task_args(args), "--test-file", path, "--gen-subset", f"test.{lang}",
-           "--path", checkpoint, "--beam", paper.SEQ2SEQ_FINETUNE_BEAM,
-           "--batch-size", args.generate_batch_size, "--required-batch-size-multiple", 1,
-           "--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]  # fmt: skip
+    argv = [args.data, "--user-dir", PLUGIN, *task_args(args), "--test-file", path,
+            "--gen-subset", f"test.{lang}", "--path", checkpoint,
+            "--beam", paper.SEQ2SEQ_FINETUNE_BEAM, "--batch-size", args.generate_batch_size,
+            "--required-batch-size-multiple", 1,
+            "--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]  # fmt: skip
     if args.cpu:
-        cmd += ["--cpu"]
-    log = run_dir / f"generate-{lang}.log"
-    with open(log, "w") as out:
-        proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE,
-                              stderr=out, text=True)  # fmt: skip
-    (run_dir / f"generate-{lang}.txt").write_text(proc.stdout)
-    if proc.returncode != 0:
-        tail = log.read_text().strip().splitlines()[-1:]
-        raise RecipesError(f"fairseq-generate on {path} failed: {' '.join(tail)}")
-    return generated(proc.stdout)
+        argv += ["--cpu"]
+    try:
+        output = in_process.generate(
+            argv, run_dir / f"generate-{lang}.txt", run_dir / f"generate-{lang}.log"
+        )
+    except RecipesError as err:
+        raise RecipesError(f"{path}: {err}") from None
+    return generated(output)
 
 
 def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) -> dict:

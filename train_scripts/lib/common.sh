@@ -9,7 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
-RECIPE_VARS="$("$PYTHON" -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" || {
+# helper calls that need no fairseq registry skip importing torch and fairseq (~4 s each)
+light() { FAIRSEQ_RECIPES_LIGHT=1 "$PYTHON" "$@"; }
+RECIPE_VARS="$(light -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" || {
   echo "error: cannot load recipe $RECIPE with $PYTHON (environment missing? run tools/bootstrap.sh)" >&2
   exit 2
 }
@@ -19,17 +21,27 @@ eval "$RECIPE_VARS"
 # proportions of multi-phase schedules), and run on CPU. Values set in the environment win.
 if [[ "${SMOKE:-0}" == 1 ]]; then
   : "${GPUS_PER_NODE:=0}"
-  : "${UPDATES:=$(( (R_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))}"
+  : "${UPDATE_DIVISOR:=$R_SMOKE_UPDATE_DIVISOR}"
   : "${WARMUP:=$R_SMOKE_WARMUP_UPDATES}"
-  : "${PEAK_LR:=$("$PYTHON" -c "print($R_PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")}"
+  : "${PEAK_LR:=$(light -c "print($R_PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")}"
   : "${MAX_TOKENS:=$R_SMOKE_MAX_TOKENS}"
   : "${TOKENS_PER_UPDATE:=$R_SMOKE_TOKENS_PER_UPDATE}"
   : "${TOKENS_PER_SAMPLE:=$R_SMOKE_TOKENS_PER_SAMPLE}"
+  : "${EMBED_DIM:=$R_SMOKE_EMBED_DIM}"
+  : "${FFN_DIM:=$R_SMOKE_FFN_DIM}"
+  : "${HEADS:=$R_SMOKE_HEADS}"
   : "${LOG_INTERVAL:=5}"
+fi
+# UPDATE_DIVISOR scales every update count of the stage (a multi-phase schedule keeps its
+# proportions): 1 is the paper, smoke mode divides by 20,000.
+UPDATE_DIVISOR="${UPDATE_DIVISOR:-1}"
+: "${UPDATES:=$(( (R_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
+: "${WARMUP:=$(( (R_WARMUP_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
+if (( R_FREEZE_ENCODER_UPDATES > 0 )); then
+  : "${FREEZE_ENCODER_UPDATES:=$(( (R_FREEZE_ENCODER_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
+fi
+if [[ "${SMOKE:-0}" == 1 ]]; then
   : "${SAVE_INTERVAL:=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))}"
-  if (( R_FREEZE_ENCODER_UPDATES > 0 )); then
-    : "${FREEZE_ENCODER_UPDATES:=$(( (R_FREEZE_ENCODER_UPDATES + R_SMOKE_UPDATE_DIVISOR - 1) / R_SMOKE_UPDATE_DIVISOR ))}"
-  fi
 fi
 
 # ---- data, output, mode -----------------------------------------------------------
@@ -54,9 +66,10 @@ DROPOUT="${DROPOUT:-$R_DROPOUT}"                # dropout everywhere (attention:
 SAMPLING_ALPHA="${SAMPLING_ALPHA:-$R_SAMPLING_ALPHA}" # language sampling exponent, p_i ~ (n_i/N)^alpha
 
 # ---- optimisation -----------------------------------------------------------------
-UPDATES="${UPDATES:-$R_UPDATES}"                # optimizer updates of this stage
+UPDATE_DIVISOR="${UPDATE_DIVISOR}"              # divides every update count (1: the paper's; smoke: 20,000)
+UPDATES="${UPDATES}"                            # optimizer updates of this stage (R_UPDATES / UPDATE_DIVISOR)
 PEAK_LR="${PEAK_LR:-$R_PEAK_LR}"                # learning rate at the end of warmup
-WARMUP="${WARMUP:-$R_WARMUP_UPDATES}"           # linear warmup from 0, in updates
+WARMUP="${WARMUP}"                              # linear warmup from 0, in updates (scaled like UPDATES)
 END_LR="${END_LR:-$R_END_LR}"                   # reached by linear decay at the last update
 ADAM_BETAS="${ADAM_BETAS:-$R_ADAM_BETAS}"       # Adam betas (XLM-R's; the paper says Adam only)
 ADAM_EPS="${ADAM_EPS:-$R_ADAM_EPS}"             # Adam epsilon (XLM-R's)
@@ -65,24 +78,24 @@ CLIP_NORM="${CLIP_NORM:-$R_CLIP_NORM}"          # gradient clipping, 0 = off (XL
 SEED="${SEED:-1}"                               # data order, noise and initialisation
 LOG_INTERVAL="${LOG_INTERVAL:-100}"             # updates between log lines
 SAVE_INTERVAL="${SAVE_INTERVAL:-5000}"          # updates between checkpoints (also the resume granularity)
+EMBED_DIM="${EMBED_DIM:-}"                      # model width (empty: the architecture's, 1024)
+FFN_DIM="${FFN_DIM:-}"                          # feed-forward width (empty: the architecture's, 4096)
+HEADS="${HEADS:-}"                              # attention heads (empty: the architecture's, 16)
 
 fail() { echo "error: $*" >&2; exit 2; }
 
-# Smoke mode keeps the layer counts but shrinks the width.
+# Width: the architecture's unless set (smoke mode sets it; the layer counts always stay).
 SHAPE_ARGS=()
-if [[ "$SMOKE" == 1 ]]; then
-  NODES=1
-  SHAPE_ARGS=(--encoder-embed-dim "$R_SMOKE_EMBED_DIM" --encoder-ffn-embed-dim "$R_SMOKE_FFN_DIM"
-              --encoder-attention-heads "$R_SMOKE_HEADS")
-  if (( R_DECODER_LAYERS > 0 )); then
-    SHAPE_ARGS+=(--decoder-embed-dim "$R_SMOKE_EMBED_DIM" --decoder-ffn-embed-dim "$R_SMOKE_FFN_DIM"
-                 --decoder-attention-heads "$R_SMOKE_HEADS")
-  fi
-fi
+if [[ "$SMOKE" == 1 ]]; then NODES=1; fi
+for side in encoder $( (( R_DECODER_LAYERS > 0 )) && echo decoder ); do
+  if [[ -n "$EMBED_DIM" ]]; then SHAPE_ARGS+=(--$side-embed-dim "$EMBED_DIM"); fi
+  if [[ -n "$FFN_DIM" ]]; then SHAPE_ARGS+=(--$side-ffn-embed-dim "$FFN_DIM"); fi
+  if [[ -n "$HEADS" ]]; then SHAPE_ARGS+=(--$side-attention-heads "$HEADS"); fi
+done
 
 # fairseq's data path (DATA/shard0:DATA/shard1:...) and per-language validation subsets
-data_path() { "$PYTHON" -m fairseq_recipes.data.manifest data-path "$DATA"; }
-valid_subsets() { "$PYTHON" -m fairseq_recipes.data.manifest valid-subsets "$DATA"; }
+data_path() { light -m fairseq_recipes.data.manifest data-path "$DATA"; }
+valid_subsets() { light -m fairseq_recipes.data.manifest valid-subsets "$DATA"; }
 
 # Everything a pre-training stage passes to fairseq-train (scripts add their own).
 pretrain_args() {

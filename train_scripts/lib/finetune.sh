@@ -1,6 +1,6 @@
 # Shared by the fine-tuning scripts (train_scripts/finetune-*.sh), sourced after a script sets
-# TASK and its file layout (train_file, valid_file, test_file LANG, and TASK_ARGS: more
-# recipes-finetune options). The paper's fine-tuning settings (learning rate and schedule,
+# TASK (and TASK_ARGS: more recipes-finetune options). Where each dataset keeps its files as
+# released is recipes-finetune's --eval-data (fairseq_recipes/eval/layouts.py). The paper's fine-tuning settings (learning rate and schedule,
 # batch size, epochs, max updates, AdamW betas, weight decay, dropout, frozen embeddings,
 # beam 3) are recipes-finetune's defaults, from fairseq_recipes/paper.py (FINETUNE,
 # SEQ2SEQ_FINETUNE_*); they are not typed here. Every variable can be set from the
@@ -18,18 +18,15 @@ CHECKPOINT="${CHECKPOINT:-${ENCODER:-}}"
 [[ -n "$CHECKPOINT" ]] || fail "set CHECKPOINT to the checkpoint to fine-tune"
 DATA="${DATA:-data-bin}"                # pre-training data directory: dict.txt and spm.model
 EVAL_DATA="${EVAL_DATA:-eval-data/$TASK}" # the task's files in their released layout (see the script)
-# the paper's languages (fairseq_recipes/paper.py) that the dataset covers (DATASET_LANGS, * = all)
-DEFAULT_LANGS="$("$PYTHON" -c "from fairseq_recipes import paper; covered = '$DATASET_LANGS'.split()
-print(' '.join(l for l in paper.LANGUAGES if covered == ['*'] or l in covered))")"
-LANGS="${LANGS:-$DEFAULT_LANGS}"        # test languages; English is trained and validated on
+LANGS="${LANGS:-}"                      # test languages (default: the paper's that the dataset has); English trains
 SEEDS="${SEEDS:-3}"                     # fine-tuning runs, seeds 1..SEEDS
 OUTPUT="${OUTPUT:-results/$(basename "$(dirname "$CHECKPOINT")")/$TASK}" # runs, predictions, metrics
 MAP_UNKNOWN_LABELS_TO="${MAP_UNKNOWN_LABELS_TO:-}" # e.g. O: map labels training lacks instead of stopping
 SMOKE="${SMOKE:-0}"                     # 1: a few updates on CPU (checks the pipeline, not the paper)
 
-ARGS=(--checkpoint "$CHECKPOINT" --task "$TASK" --data "$DATA" --train "$(train_file)"
-      --valid "$(valid_file)" --output "$OUTPUT" --seeds "$SEEDS" --test)
-for lang in $LANGS; do ARGS+=("$lang=$(test_file "$lang")"); done
+ARGS=(--checkpoint "$CHECKPOINT" --task "$TASK" --data "$DATA" --eval-data "$EVAL_DATA"
+      --output "$OUTPUT" --seeds "$SEEDS")
+if [[ -n "$LANGS" ]]; then ARGS+=(--langs $LANGS); fi
 if [[ -n "$MAP_UNKNOWN_LABELS_TO" ]]; then ARGS+=(--map-unknown-labels-to "$MAP_UNKNOWN_LABELS_TO"); fi
 ARGS+=(${TASK_ARGS[@]+"${TASK_ARGS[@]}"})
 if [[ "$SMOKE" == 1 ]]; then
@@ -44,5 +41,5 @@ elif ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 
 mkdir -p "$OUTPUT"
-echo "[finetune $TASK] $(date -u +%FT%TZ) checkpoint=$CHECKPOINT langs=$LANGS seeds=$SEEDS" | tee -a "$OUTPUT/finetune.log"
+echo "[finetune $TASK] $(date -u +%FT%TZ) checkpoint=$CHECKPOINT langs=${LANGS:-default} seeds=$SEEDS" | tee -a "$OUTPUT/finetune.log"
 "$PYTHON" -m fairseq_recipes.eval.finetune "${ARGS[@]}" "$@" 2>&1 | tee -a "$OUTPUT/finetune.log"

@@ -1,0 +1,274 @@
+"""The main job's configuration: a TOML file, or the embedded toy default without one.
+
+Settings are not invented here: each section passes its keys to the tool that already
+defines them, and a key that tool does not know is an error naming the file and key.
+
+* top level: ``work_dir``, ``jobs`` (runs at once), ``threads`` (per run), ``models``
+  (Table 1 rows to train; default all ten);
+* ``[corpus]``: ``toy`` (build the embedded corpus, ``toy_corpus.py``) with its
+  ``docs_per_lang``, ``langs`` and ``seed``, or ``input`` (a directory of
+  ``{lang}.txt/.jsonl`` files), or ``data_bin`` (an existing ``recipes-preprocess``
+  output: no preprocessing);
+* ``[preprocess]``: ``recipes-preprocess`` options (``vocab_size = 2000`` is
+  ``--vocab-size 2000``);
+* ``[pretrain]``: the train scripts' environment variables (``train_scripts/lib/common.sh``:
+  ``SMOKE``, ``GPUS_PER_NODE``, ``NODES``, ``UPDATE_DIVISOR``, ``EMBED_DIM``, ...);
+  ``[pretrain.<model>]`` overrides them for one model;
+* ``[evaluate]``: ``tasks``, ``seeds``, ``langs`` (test languages), and either ``toy``
+  (generate the embedded evaluation data, ``toy_eval.py``; ``toy_train``/``toy_dev``/
+  ``toy_test`` examples per split) or ``data`` (``{task = "dir"}``: each dataset as
+  released); ``[evaluate.finetune]``: ``recipes-finetune`` options for every task, and
+  ``[evaluate.finetune.<task>]`` for one.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from ..data.toy_lexicon import LANGS as TOY_LANGS
+from ..errors import RecipesError
+from ..recipes import STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMON_SH = ROOT / "train_scripts" / "lib" / "common.sh"
+EVAL_TASKS = ("xnli", "matis", "wikiann", "udpos", "mtop", "xsum")
+#: train-script variables the main job sets itself
+OWNED_ENV = {"DATA", "SAVE_DIR", "INIT", "PYTHON"}
+
+
+@dataclass
+class Config:
+    source: str = "(embedded default)"  # the file it came from, for messages
+    work_dir: str = "work"
+    jobs: int = 2
+    threads: int = 1
+    models: List[str] = field(default_factory=lambda: list(STAGES))
+    # [corpus]
+    toy: bool = True
+    input: str = ""
+    data_bin: str = ""
+    docs_per_lang: int = 300
+    langs: List[str] = field(default_factory=lambda: list(TOY_LANGS))
+    corpus_seed: int = 1
+    # [preprocess], [pretrain], [pretrain.<model>]
+    preprocess: Dict[str, object] = field(default_factory=dict)
+    pretrain: Dict[str, object] = field(default_factory=dict)
+    pretrain_by_model: Dict[str, Dict[str, object]] = field(default_factory=dict)
+    # [evaluate]
+    tasks: List[str] = field(default_factory=lambda: list(EVAL_TASKS))
+    seeds: int = 1
+    eval_langs: List[str] = field(default_factory=list)  # default: corpus langs
+    eval_toy: bool = True
+    toy_train: int = 512
+    toy_dev: int = 64
+    toy_test: int = 64
+    eval_data: Dict[str, str] = field(default_factory=dict)
+    finetune: Dict[str, object] = field(default_factory=dict)
+    finetune_by_task: Dict[str, Dict[str, object]] = field(default_factory=dict)
+
+    def path(self, value: str) -> Path:
+        """A path of the configuration: relative ones are relative to the project root."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def work(self) -> Path:
+        return self.path(self.work_dir)
+
+    def test_langs(self) -> List[str]:
+        return self.eval_langs or self.langs
+
+    def pretrain_env(self, model: str) -> Dict[str, str]:
+        merged = {**self.pretrain, **self.pretrain_by_model.get(model, {})}
+        return {k: _env_value(v) for k, v in merged.items()}
+
+    def finetune_options(self, task: str) -> List[str]:
+        merged = {**self.finetune, **self.finetune_by_task.get(task, {})}
+        return _options(merged)
+
+
+def _env_value(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _options(values: dict) -> List[str]:
+    """``{"max_updates": 60, "cpu": True}`` -> ``["--max-updates", "60", "--cpu"]``."""
+    out = []
+    for key, value in values.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif value is False:
+            continue
+        elif isinstance(value, list):
+            out += [flag, *map(str, value)]
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+def script_variables() -> set:
+    """The environment variables the train scripts document (``NAME="${NAME...``)."""
+    text = COMMON_SH.read_text()
+    return set(re.findall(r'^([A-Z][A-Z0-9_]*)="\$\{\1\b', text, flags=re.M))
+
+
+def _parser_keys(parser) -> set:
+    return {
+        option[2:].replace("-", "_")
+        for option in parser._option_string_actions
+        if option.startswith("--")
+    }
+
+
+class _Reader:
+    """Takes typed values out of one TOML table; leftovers are errors."""
+
+    def __init__(self, table: dict, where: str, source: str):
+        self.table, self.where, self.source = dict(table), where, source
+
+    def error(self, key, message):
+        raise RecipesError(f"{self.source}: {self.where}{key}: {message}")
+
+    def take(self, key, kind, default):
+        if key not in self.table:
+            return default
+        value = self.table.pop(key)
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is list:
+            ok = ok and all(isinstance(v, str) for v in value)
+        if not ok:
+            self.error(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
+        return value
+
+    def done(self, known: Optional[set] = None):
+        for key in self.table:
+            self.error(key, "unknown setting" + (f" (known: {', '.join(sorted(known))})"
+                                                 if known else ""))  # fmt: skip
+
+
+def _passthrough(table, where, source, known: set, forbidden=()) -> dict:
+    out = {}
+    for key, value in table.items():
+        if key not in known or key in forbidden:
+            why = "set by the main job" if key in forbidden else "unknown setting"
+            raise RecipesError(f"{source}: {where}{key}: {why}")
+        if isinstance(value, dict):
+            raise RecipesError(f"{source}: {where}{key}: expected a value, got a table")
+        out[key] = value
+    return out
+
+
+def from_dict(data: dict, source: str = "(embedded default)") -> Config:
+    from ..data.binarize import build_parser as preprocess_parser
+    from ..eval.finetune import build_parser as finetune_parser
+
+    d = Config()
+    top = _Reader(data, "", source)
+    cfg = Config(
+        source=source,
+        work_dir=top.take("work_dir", str, d.work_dir),
+        jobs=top.take("jobs", int, d.jobs),
+        threads=top.take("threads", int, d.threads),
+        models=top.take("models", list, d.models),
+    )
+    for key, value in [("jobs", cfg.jobs), ("threads", cfg.threads)]:
+        if value < 1:
+            top.error(key, "must be at least 1")
+    for model in cfg.models:
+        if model not in STAGES:
+            top.error("models", f"unknown model {model!r} (Table 1: {', '.join(STAGES)})")
+
+    corpus = _Reader(top.take("corpus", dict, {}), "corpus.", source)
+    cfg.toy = corpus.take("toy", bool, d.toy)
+    cfg.input = corpus.take("input", str, "")
+    cfg.data_bin = corpus.take("data_bin", str, "")
+    cfg.docs_per_lang = corpus.take("docs_per_lang", int, d.docs_per_lang)
+    cfg.langs = corpus.take("langs", list, d.langs)
+    cfg.corpus_seed = corpus.take("seed", int, d.corpus_seed)
+    corpus.done()
+    if cfg.input or cfg.data_bin:
+        cfg.toy = False
+    if not (cfg.toy or cfg.input or cfg.data_bin):
+        corpus.error("toy", "false, but neither corpus.input nor corpus.data_bin is set")
+
+    known = _parser_keys(preprocess_parser()) - {"input", "output", "help"}
+    cfg.preprocess = _passthrough(top.take("preprocess", dict, {}), "preprocess.", source, known)
+
+    pretrain = dict(top.take("pretrain", dict, {}))
+    for model in [k for k, v in pretrain.items() if isinstance(v, dict)]:
+        if model not in STAGES:
+            raise RecipesError(f"{source}: pretrain.{model}: not a Table 1 model")
+        cfg.pretrain_by_model[model] = _passthrough(
+            pretrain.pop(model), f"pretrain.{model}.", source, script_variables(), OWNED_ENV
+        )
+    cfg.pretrain = _passthrough(pretrain, "pretrain.", source, script_variables(), OWNED_ENV)
+
+    ev = _Reader(top.take("evaluate", dict, {}), "evaluate.", source)
+    cfg.tasks = ev.take("tasks", list, d.tasks)
+    for task in cfg.tasks:
+        if task not in EVAL_TASKS:
+            ev.error("tasks", f"unknown task {task!r} (known: {', '.join(EVAL_TASKS)})")
+    cfg.seeds = ev.take("seeds", int, d.seeds)
+    cfg.eval_langs = ev.take("langs", list, [])
+    cfg.eval_toy = ev.take("toy", bool, d.eval_toy)
+    for key in ("toy_train", "toy_dev", "toy_test"):
+        setattr(cfg, key, ev.take(key, int, getattr(d, key)))
+    cfg.eval_data = ev.take("data", dict, {})
+    for task, path in cfg.eval_data.items():
+        if task not in EVAL_TASKS or not isinstance(path, str):
+            ev.error(f"data.{task}", "expected TASK = \"directory\" for a known task")
+    if cfg.eval_data:
+        cfg.eval_toy = False
+        missing = [t for t in cfg.tasks if t not in cfg.eval_data]
+        if missing:
+            ev.error("data", f"no directory for task(s) {', '.join(missing)}")
+    finetune = dict(ev.take("finetune", dict, {}))
+    known = _parser_keys(finetune_parser()) - {
+        "checkpoint", "encoder", "task", "data", "output", "seeds", "eval_data", "help",
+    }  # fmt: skip
+    for task in [k for k, v in finetune.items() if isinstance(v, dict)]:
+        if task not in EVAL_TASKS:
+            raise RecipesError(f"{source}: evaluate.finetune.{task}: not a task")
+        cfg.finetune_by_task[task] = _passthrough(
+            finetune.pop(task), f"evaluate.finetune.{task}.", source, known
+        )
+    cfg.finetune = _passthrough(finetune, "evaluate.finetune.", source, known)
+    ev.done()
+    top.done()
+    return cfg
+
+
+def load(path: Optional[str]) -> Config:
+    """The configuration in ``path`` (TOML), or the embedded toy default."""
+    if path is None:
+        return from_dict(default_toy(), "(embedded default)")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as err:
+        raise RecipesError(f"--config {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise RecipesError(f"--config {path}: not valid TOML ({err})") from None
+    base = default_toy() if data.pop("extends_toy", False) else {}
+    return from_dict(_merge(base, data), str(path))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_toy() -> dict:
+    """The embedded default (``configs/toy.toml`` spells it out)."""
+    with open(ROOT / "configs" / "toy.toml", "rb") as f:
+        return tomllib.load(f)

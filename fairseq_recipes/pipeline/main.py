@@ -1,0 +1,229 @@
+"""``recipes-main``: the whole paper in one command, at toy scale by default.
+
+    recipes-main                                   # embedded toy default (configs/toy.toml)
+    recipes-main --config configs/paper.toml       # the paper's scale, real data, GPUs
+    recipes-main --stage pretrain --model roberta-12e
+    recipes-main --stage evaluate --model bart-12e2d --task mtop
+    recipes-main --stage report                    # rebuild the report from what exists
+
+Steps, each a job of ``runner.py`` (finished jobs are reused, a killed run resumes):
+
+1. data: the corpus (the embedded toy corpus, or ``corpus.input``) preprocessed by
+   ``recipes-preprocess``; the evaluation data (the embedded toy datasets in the real
+   formats, or ``evaluate.data``);
+2. pretrain: every model of Table 1 through its ``train_scripts/<model>.sh``, each recipe
+   from the checkpoint its recipe names (recipe 2 from ``roberta-12e``, recipe 1 from
+   ``bart-12e12d``);
+3. evaluate: ``recipes-finetune`` of every model with a distinct encoder on the encoder
+   tasks (XNLI, mATIS++, WikiANN, UDPOS; a frozen two-stage model's encoder *is*
+   ``roberta-12e``'s), and of every seq2seq model on mTOP and XSUM;
+4. report: ``WORK/results/report.md`` (``report.py``).
+
+A stage run alone (``--stage``) also runs the unfinished jobs it depends on.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List
+
+from ..errors import RecipesError
+from ..recipes import STAGES, lineage
+from . import config as config_module
+from .runner import Job, run
+
+STEPS = ("all", "data", "pretrain", "evaluate", "report")
+ENCODER_TASKS = ("xnli", "matis", "wikiann", "udpos")
+SEQ2SEQ_TASKS = ("mtop", "xsum")
+
+
+def evaluated_tasks(model: str, tasks) -> List[str]:
+    """The tasks a model is fine-tuned on."""
+    stage = STAGES[model]
+    out = []
+    if stage.freeze_encoder_updates != -1:  # frozen throughout: roberta-12e's encoder
+        out += [t for t in tasks if t in ENCODER_TASKS]
+    if stage.decoder_layers > 0:
+        out += [t for t in tasks if t in SEQ2SEQ_TASKS]
+    return out
+
+
+class Plan:
+    """The jobs of one configuration and where they write."""
+
+    def __init__(self, cfg: config_module.Config):
+        self.cfg, work = cfg, cfg.work
+        self.python = sys.executable
+        self.corpus = cfg.path(cfg.input) if cfg.input else work / "corpus"
+        self.data_bin = cfg.path(cfg.data_bin) if cfg.data_bin else work / "data-bin"
+        self.eval_data = work / "eval-data"
+        self.checkpoints = work / "checkpoints"
+        self.results = work / "results"
+        self.logs = work / "logs"
+
+    def module(self, module, *args) -> List[str]:
+        return [self.python, "-m", module, *map(str, args)]
+
+    #: the data tools need no fairseq registry (see fairseq_recipes/__init__.py)
+    LIGHT = {"FAIRSEQ_RECIPES_LIGHT": "1"}
+
+    def checkpoint(self, model: str) -> Path:
+        return self.checkpoints / model / "checkpoint_last.pt"
+
+    def eval_dir(self, task: str) -> Path:
+        if self.cfg.eval_toy:
+            from ..data.toy_eval import DIRS
+
+            return self.eval_data / DIRS[task]
+        return self.cfg.path(self.cfg.eval_data[task])
+
+    def data_jobs(self) -> List[Job]:
+        cfg, jobs = self.cfg, []
+        after = []
+        if cfg.toy:
+            jobs.append(Job(
+                "corpus", self.logs / "corpus.log", self.corpus / ".done",
+                argv=self.module("fairseq_recipes.data.toy_corpus", "--output", self.corpus,
+                                 "--langs", ",".join(cfg.langs), "--docs-per-lang",
+                                 cfg.docs_per_lang, "--seed", cfg.corpus_seed),
+                env=self.LIGHT,
+            ))  # fmt: skip
+            after = ["corpus"]
+        if not cfg.data_bin:
+            options = config_module._options(cfg.preprocess)
+            if cfg.langs and "--langs" not in options:
+                options += ["--langs", ",".join(cfg.langs)]
+            jobs.append(Job(
+                "preprocess", self.logs / "preprocess.log", self.data_bin / "manifest.json",
+                argv=self.module("fairseq_recipes.data.binarize", "--input", self.corpus,
+                                 "--output", self.data_bin, *options),
+                env=self.LIGHT, after=after,
+            ))  # fmt: skip
+        if cfg.eval_toy:
+            jobs.append(Job(
+                "eval-data", self.logs / "eval-data.log", self.eval_data / ".done",
+                argv=self.module("fairseq_recipes.data.toy_eval", "--output", self.eval_data,
+                                 "--langs", ",".join(cfg.test_langs()), "--tasks",
+                                 ",".join(cfg.tasks), "--train", cfg.toy_train, "--dev",
+                                 cfg.toy_dev, "--test", cfg.toy_test, "--overwrite"),
+                env=self.LIGHT,
+            ))  # fmt: skip
+        return jobs
+
+    def pretrain_job(self, model: str) -> Job:
+        stage = STAGES[model]
+        save_dir = self.checkpoints / model
+        env = {**self.cfg.pretrain_env(model), "DATA": str(self.data_bin),
+               "SAVE_DIR": str(save_dir), "PYTHON": self.python}  # fmt: skip
+        after = ["preprocess"] if not self.cfg.data_bin else []
+        if stage.init_from:
+            env["INIT"] = str(self.checkpoint(stage.init_from))
+            after.append(f"pretrain {stage.init_from}")
+        script = config_module.ROOT / "train_scripts" / f"{model}.sh"
+        return Job(f"pretrain {model}", save_dir / "main-job.log", save_dir / ".done",
+                   argv=["bash", str(script)], env=env, after=after,
+                   summary="fairseq_recipes.pipeline.report:pretrain_summary")  # fmt: skip
+
+    def finetune_job(self, model: str, task: str) -> Job:
+        cfg, output = self.cfg, self.results / model / task
+        argv = ["--checkpoint", self.checkpoint(model), "--task", task,
+                "--data", self.data_bin, "--eval-data", self.eval_dir(task),
+                "--output", output, "--seeds", cfg.seeds]  # fmt: skip
+        langs = self.test_langs(task)
+        if langs:
+            argv += ["--langs", *langs]
+        argv = [str(a) for a in argv] + cfg.finetune_options(task)
+        after = [f"pretrain {model}"] + (["eval-data"] if cfg.eval_toy else [])
+        return Job(f"evaluate {model} {task}", output / "finetune.log", output / ".done",
+                   call="fairseq_recipes.eval.finetune:cli_main", args=(argv,),
+                   after=after, summary="fairseq_recipes.pipeline.report:finetune_summary")  # fmt: skip
+
+    def test_langs(self, task: str) -> List[str]:
+        """Toy data has every language (XSUM: English); released data the languages of
+        the configuration that it covers."""
+        from ..eval.layouts import DATASET_LANGS
+
+        if task == "xsum":
+            return ["en"]
+        covered = None if self.cfg.eval_toy else DATASET_LANGS[task]
+        langs = self.cfg.test_langs()
+        return [l for l in langs if covered is None or l in covered]
+
+    def jobs(self, step: str, models=None, tasks=None) -> List[Job]:
+        """The jobs of ``step`` for ``models``/``tasks`` and everything they need, in
+        an order that starts the longest chains first."""
+        cfg = self.cfg
+        models = models or cfg.models
+        tasks = tasks or cfg.tasks
+        everything = {j.name: j for j in self.data_jobs()}
+        trained = [s.name for s in lineage(*cfg.models, *models)]
+        for model in trained:
+            everything[f"pretrain {model}"] = self.pretrain_job(model)
+        for model in trained:
+            for task in evaluated_tasks(model, cfg.tasks):
+                everything[f"evaluate {model} {task}"] = self.finetune_job(model, task)
+        data = [j for j in everything if not j.startswith(("pretrain", "evaluate"))]
+        goals = {
+            "data": data,
+            "pretrain": [f"pretrain {m}" for m in models],
+            "evaluate": [f"evaluate {m} {t}" for m in models
+                         for t in evaluated_tasks(m, tasks)],
+        }  # fmt: skip
+        goals["all"] = data + goals["pretrain"] + goals["evaluate"]
+        goals = goals.get(step, [])
+        needed, stack = set(), [g for g in goals if g in everything]
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.add(name)
+                stack += [a for a in everything[name].after if a in everything]
+        return [job for name, job in everything.items() if name in needed]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="recipes-main", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="TOML configuration (default: configs/toy.toml)")
+    parser.add_argument("--stage", choices=STEPS, default="all")
+    parser.add_argument("--model", nargs="+", choices=list(STAGES), help="only these models")
+    parser.add_argument("--task", nargs="+", choices=list(config_module.EVAL_TASKS),
+                        help="only these evaluation tasks")  # fmt: skip
+    parser.add_argument("--seeds", type=int, help="fine-tuning seeds (overrides the config)")
+    parser.add_argument("--jobs", type=int, help="runs at once (overrides the config)")
+    parser.add_argument("--work-dir", help="overrides the config's work_dir")
+    parser.add_argument("--dry-run", action="store_true", help="list the jobs, run nothing")
+    return parser
+
+
+def cli_main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_module.load(args.config)
+        for key in ("seeds", "jobs"):
+            if getattr(args, key) is not None:
+                if getattr(args, key) < 1:
+                    raise RecipesError(f"--{key} must be at least 1")
+                setattr(cfg, key, getattr(args, key))
+        if args.work_dir:
+            cfg.work_dir = args.work_dir
+        plan = Plan(cfg)
+        jobs = plan.jobs(args.stage, args.model, args.task)
+        print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
+              f"{cfg.jobs} at once x {cfg.threads} thread(s)", flush=True)  # fmt: skip
+        if args.dry_run:
+            for job in jobs:
+                state = "done" if job.is_done() else "to run"
+                print(f"{state:6}  {job.name}  (after: {', '.join(job.after) or '-'})")
+            return
+        run(jobs, cfg.jobs, cfg.threads, out=sys.stdout)
+        if args.stage in ("all", "report"):
+            from .report import build
+
+            report = build(plan)
+            print(f"report: {report}")
+    except RecipesError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,238 @@
+"""The main job's report: ``WORK/results/report.md`` with every table and figure.
+
+* Table 1 twice: the paper's scale (TU, as ``recipes-cost`` prints it) and this run's:
+  per model, the cost predicted from its configuration (updates x tokens per update,
+  freeze schedule, real width) beside what its compute ledger measured (``cost/ledger.py``:
+  the real batches), in TU and FLOPs; and per way to get both models, the sum over the
+  stages behind them;
+* Tables 2 and 3 and the per-language tables (``eval/report.py``);
+* figures: ``loss.png`` (pre-training loss of every model against updates), ``cost.png``
+  (TU of each way to get both models, by stage, paper and this run), and the per-language
+  charts of ``eval/report.py``.
+
+Rebuilt from whatever exists: a model not trained yet has empty cells.
+"""
+
+import json
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from ..cost.flops import phase_flops, stage_shape
+from ..cost.table1 import Width, both_models_cost, model_cost
+from ..cost.training_units import phases
+from ..errors import RecipesError
+from ..eval import report as eval_report
+from ..recipes import BOTH_MODELS, STAGES, lineage
+
+_INNER = re.compile(r"\| train_inner \| .*?loss=([-\d.e+]+),.*?num_updates=(\d+)")
+_TRAIN = re.compile(r"\| train \| .*?\| loss ([-\d.e+]+) \|.*?\| num_updates (\d+) ")
+
+
+def train_losses(log_text: str) -> list:
+    """[(update, loss)] of a fairseq-train log (train_inner lines and the epoch summary;
+    a resumed run's repeated updates keep their last value)."""
+    points = {}
+    for loss, update in _INNER.findall(log_text) + _TRAIN.findall(log_text):
+        points[int(update)] = float(loss)
+    return sorted(points.items())
+
+
+def pretrain_summary(job) -> str:
+    log = job.done.parent / "train.log"
+    points = train_losses(log.read_text(errors="replace")) if log.exists() else []
+    if not points:
+        return "no loss logged"
+    return f"update {points[-1][0]}, loss {points[-1][1]:.3f}"
+
+
+def finetune_summary(job) -> str:
+    parts = []
+    for path in sorted(job.done.parent.glob("seed*/metrics.json")):
+        r = json.loads(path.read_text())
+        avg = "" if r["avg_0s"] is None else f", avg-0s {r['avg_0s']:.1f}"
+        parts.append(f"{r['metric']} en {r['en']:.1f}{avg}")
+    return "; ".join(parts)
+
+
+# ---- Table 1 ----------------------------------------------------------------------------
+def run_cost(checkpoint: Path):
+    """What a pre-training checkpoint's run was configured to cost, and what it measured."""
+    from ..checkpoints import encoder_state
+    from ..cost.ledger import checkpoint_cost
+
+    state = encoder_state.load(str(checkpoint))
+    cfg = state["cfg"]
+    model, stage = cfg["model"], STAGES[Path(checkpoint).parent.name]
+    updates = state["optimizer_history"][-1]["num_updates"]
+    world = max(1, cfg["distributed_training"]["distributed_world_size"])
+    per_update = cfg["dataset"]["max_tokens"] * cfg["optimization"]["update_freq"][0] * world
+    freeze = getattr(model, "freeze_encoder_updates", stage.freeze_encoder_updates)
+    run = replace(stage, updates=updates, freeze_encoder_updates=freeze)
+    vocab = next(len(v) for k, v in state["model"].items()
+                 if k.endswith("encoder.embed_tokens.weight"))  # fmt: skip
+    shape = stage_shape(run, vocab, model.encoder_embed_dim, model.encoder_ffn_embed_dim,
+                        cfg["task"]["tokens_per_sample"])  # fmt: skip
+    ledger = checkpoint_cost(state)
+    return dict(
+        updates=updates,
+        tokens_per_update=per_update,
+        predicted_tu=sum(p.units(per_update) for p in phases(run)),
+        predicted_flops=sum(phase_flops(p, shape, per_update) for p in phases(run)),
+        tu=ledger.tu,
+        flops=ledger.flops,
+    )
+
+
+def _num(x, fmt="{:.3g}"):
+    return "" if x is None else fmt.format(x)
+
+
+def table1(plan) -> tuple:
+    """(Markdown, {model: run cost}) of Table 1 at the paper's scale and this run's."""
+    paper = {m["model"]: m for m in (model_cost(name, Width()) for name in STAGES)}
+    runs = {}
+    for model in plan.cfg.models:
+        if plan.checkpoint(model).exists():
+            runs[model] = run_cost(plan.checkpoint(model))
+    header = ["Model", "Paper: updates", "Paper: TU", "Run: updates", "Run: tokens/update",
+              "Predicted TU", "Measured TU", "Predicted FLOPs", "Measured FLOPs"]  # fmt: skip
+    rows = []
+    for model in plan.cfg.models:
+        p, r = paper[model], runs.get(model, {})
+        rows.append([model, f"{STAGES[model].updates:,}", f"{p['tu']:.1f}",
+                     _num(r.get("updates"), "{:,}"), _num(r.get("tokens_per_update"), "{:,}"),
+                     _num(r.get("predicted_tu")), _num(r.get("tu")),
+                     _num(r.get("predicted_flops")), _num(r.get("flops"))])  # fmt: skip
+    both_rows = []
+    for way in both_models_cost(Width()):
+        stages = [s.name for s in lineage(*BOTH_MODELS[way["way"]])]
+        measured = [runs[s]["tu"] for s in stages if s in runs]
+        predicted = [runs[s]["predicted_tu"] for s in stages if s in runs]
+        complete = len(measured) == len(stages)
+        both_rows.append([way["way"], " + ".join(BOTH_MODELS[way["way"]]), f"{way['tu']:.1f}",
+                          f"{way['tu_saving']:.0%}", _num(sum(predicted) if complete else None),
+                          _num(sum(measured) if complete else None)])  # fmt: skip
+    md = "\n\n".join([
+        "Paper TU include the stages a model starts from (Table 1); this run's columns "
+        "count the model's own stage: predicted from its configuration, measured by its "
+        "compute ledger.",
+        eval_report._markdown(header, rows),
+        eval_report._markdown(["Both models", "Encoder + seq2seq", "Paper TU", "Paper saving",
+                               "Run: predicted TU", "Run: measured TU"], both_rows),
+    ])  # fmt: skip
+    return md, runs
+
+
+# ---- figures ----------------------------------------------------------------------------
+def _save(fig, path: Path):
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def loss_figure(plan, output: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for model in plan.cfg.models:
+        log = plan.checkpoints / model / "train.log"
+        points = train_losses(log.read_text(errors="replace")) if log.exists() else []
+        if points:
+            ax = axes[0] if STAGES[model].decoder_layers == 0 else axes[1]
+            ax.plot(*zip(*points), label=model, marker=".")
+    for ax, title in zip(axes, ["MLM (encoders)", "span denoising (seq2seq)"]):
+        ax.set_title(f"pre-training loss: {title}")
+        ax.set_xlabel("update")
+        ax.set_ylabel("loss (base 2)")
+        if ax.lines:
+            ax.legend(fontsize="small")
+    return _save(fig, output / "loss.png")
+
+
+def cost_figure(runs: dict, output: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ways = list(BOTH_MODELS)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    paper = {w["way"]: w for w in both_models_cost(Width())}
+    for ax, source in zip(axes, ["paper", "run"]):
+        bottoms = [0.0] * len(ways)
+        names = {s.name for w in ways for s in lineage(*BOTH_MODELS[w])}
+        for stage in [s for s in STAGES if s in names]:
+            heights = []
+            for way in ways:
+                if stage not in {s.name for s in lineage(*BOTH_MODELS[way])}:
+                    heights.append(0.0)
+                elif source == "paper":
+                    heights.append(sum(p["tu"] for p in paper[way]["phases"]
+                                       if p["stage"] == stage))  # fmt: skip
+                else:
+                    heights.append(runs.get(stage, {}).get("tu", 0.0))
+            ax.bar(ways, heights, bottom=bottoms, label=stage)
+            bottoms = [b + h for b, h in zip(bottoms, heights)]
+        ax.set_title("TU per way to get both models: " + (
+            "paper scale" if source == "paper" else "this run (measured)"))
+        ax.set_ylabel("TU")
+        ax.tick_params(axis="x", rotation=20)
+    axes[0].legend(fontsize="x-small")
+    return _save(fig, output / "cost.png")
+
+
+# ---- report.md --------------------------------------------------------------------------
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+
+def _check_finite(text: str, where: str):
+    for token in re.findall(r"\b(?:nan|inf)\b", text, flags=re.I):
+        raise RecipesError(f"{where}: a number is {token}")
+
+
+def build(plan) -> Path:
+    """Write ``WORK/results/report.md`` and its figures; returns the path."""
+    output = plan.results
+    output.mkdir(parents=True, exist_ok=True)
+    table1_md, runs = table1(plan)
+    figures = [loss_figure(plan, output), cost_figure(runs, output)]
+    tables = {}
+    if any(output.glob("*/*/seed*/metrics.json")):
+        written = eval_report.build_report(output, output, order=plan.cfg.models)
+        figures += [p for p in written if p.suffix == ".png"]
+        tables = {p.stem: _read(p) for p in written if p.suffix == ".md"}
+    cfg = plan.cfg
+    sections = [
+        "# Sequential pre-training recipes: results",
+        f"Configuration: `{cfg.source}`; work directory `{cfg.work}`; {len(cfg.models)} "
+        f"models; evaluation: {', '.join(cfg.tasks)} ({cfg.seeds} seed(s), test "
+        f"languages {', '.join(cfg.test_langs())}); data: "
+        + ("the embedded toy corpus and toy evaluation sets" if cfg.toy and cfg.eval_toy
+           else "as configured") + ".",
+        "## Table 1: compute", table1_md, "![cost per way to get both models](cost.png)",
+        "## Pre-training loss", "![pre-training loss](loss.png)",
+        "## Table 2: encoders (English, and the average over the other languages, "
+        "zero-shot)", tables.get("table2", "(no results yet)"),
+        "## Table 3: seq2seq models", tables.get("table3", "(no results yet)"),
+        "## Per-language results (Tables 4-9)",
+        tables.get("languages", "(no results yet)"),
+    ]  # fmt: skip
+    sections += [f"![{p.stem}]({p.name})" for p in figures if p.stem not in ("cost", "loss")]
+    text = "\n\n".join(sections) + "\n"
+    _check_finite(text, str(output / "report.md"))
+    path = output / "report.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
