@@ -34,7 +34,9 @@ setup(
     },
     entry_points={
         "console_scripts": [
+            "recipes-main = fairseq_recipes.pipeline.main:cli_main",
             "recipes-toy-corpus = fairseq_recipes.data.toy_corpus:cli_main",
+            "recipes-toy-eval = fairseq_recipes.data.toy_eval:cli_main",
             "recipes-ud-text = fairseq_recipes.data.ud_text:cli_main",
             "recipes-preprocess = fairseq_recipes.data.binarize:cli_main",
             "recipes-extract-encoder = fairseq_recipes.checkpoints.extract_encoder:cli_main",

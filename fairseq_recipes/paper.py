@@ -74,6 +74,8 @@ TU_TOKENS_PER_UPDATE = TOKENS_PER_UPDATE
 FROZEN_LAYER_COST = 0.5
 
 # ---- fine-tuning (paper: fine-tuning setup, Table 2) ------------------------------------
+#: every fine-tuning result is a mean over this many runs (seeds)
+FINETUNE_SEEDS = 3
 FINETUNE_ADAM_BETAS = (0.9, 0.99)
 FINETUNE_WEIGHT_DECAY = 0.1
 FINETUNE_DROPOUT = 0.1

@@ -203,7 +203,9 @@ def run(args) -> list:
         args.valid = args.valid or files.valid
         args.test = args.test or [f"{lang}={path}" for lang, path in files.tests.items()]
         if "--xsum-split-file" in files.options and not args.xsum_split_file:
-            args.xsum_split_file = files.options[files.options.index("--xsum-split-file") + 1]
+            args.xsum_split_file = files.options[
+                files.options.index("--xsum-split-file") + 1
+            ]
     for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
                          (args.valid, "--valid")]:  # fmt: skip
         if not path:
@@ -243,7 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test", nargs="+", default=[], metavar="LANG=FILE")
     parser.add_argument("--output", required=True, help="directory of the runs")
     parser.add_argument(
-        "--seeds", type=int, default=3, help="runs, seeds 1..N (default 3)"
+        "--seeds",
+        type=int,
+        default=paper.FINETUNE_SEEDS,
+        help="runs, seeds 1..N (default: the paper's, %(default)s)",
     )
     parser.add_argument(
         "--format",

@@ -8,6 +8,10 @@ output (prints and fairseq's log records) going to a file, and a failure (an arg
 error's ``SystemExit`` or any exception) becomes a one-line :class:`RecipesError` with
 the last line of that file.
 
+Batches are loaded in the calling process (``--num-workers 0`` unless ARGV says otherwise):
+a DataLoader worker per epoch iterator, forked from a process that holds a model, costs
+more than these small datasets take to load.
+
 fairseq keeps one piece of state between runs of a process: the best validation score so
 far, as attributes of ``checkpoint_utils.save_checkpoint`` and of
 ``fairseq_cli.train.should_stop_early``. A second run would compare itself with the first
@@ -71,6 +75,10 @@ def _run(what: str, body, log: Path, mode: str = "a") -> None:
         raise RecipesError(f"{what} failed ({log}): {_last_line(log)}") from None
 
 
+def _in_process(argv) -> list:
+    return ["--num-workers", "0"] + [str(a) for a in argv]  # a later value wins
+
+
 def train(argv, log: Path) -> None:
     """``fairseq-train ARGV``, logging to ``log`` (appended)."""
     from fairseq import checkpoint_utils, distributed_utils, options
@@ -84,7 +92,7 @@ def train(argv, log: Path) -> None:
 
     def body():
         parser = options.get_training_parser()
-        args = options.parse_args_and_arch(parser, input_args=[str(a) for a in argv])
+        args = options.parse_args_and_arch(parser, input_args=_in_process(argv))
         cfg = convert_namespace_to_omegaconf(args)
         distributed_utils.call_main(cfg, fairseq_train.main)
 
@@ -99,7 +107,7 @@ def generate(argv, output: Path, log: Path) -> str:
 
     def body():
         parser = options.get_generation_parser()
-        args = options.parse_args_and_arch(parser, input_args=[str(a) for a in argv])
+        args = options.parse_args_and_arch(parser, input_args=_in_process(argv))
         with open(output, "w", encoding="utf-8") as out:
             with contextlib.redirect_stdout(out):
                 fairseq_generate.main(args)

@@ -57,7 +57,9 @@ def _first(patterns) -> Optional[str]:
 
 
 def _ud(root: str, lang: str, split: str) -> Optional[str]:
-    preferred = [f"{root}/UD_English-EWT/en_ewt-ud-{split}.conllu"] if lang == "en" else []
+    preferred = (
+        [f"{root}/UD_English-EWT/en_ewt-ud-{split}.conllu"] if lang == "en" else []
+    )
     return _first(preferred + [f"{root}/UD_*/{lang}_*-ud-{split}.conllu"])
 
 

@@ -175,12 +175,32 @@ def _bars(ax, groups, series):
     ax.legend(fontsize="small")
 
 
-def charts(found: dict, output: Path) -> list:
+def pyplot():
+    """matplotlib's pyplot, drawing to files, without its debug log."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("Agg")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save ``fig`` as PNG through a temporary name, and close it."""
+    plt = pyplot()
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def charts(found: dict, output: Path) -> list:
+    plt = pyplot()
     figures = []
     for task, metric in CHARTS:
         models = [m for m in found if task in found[m]]
@@ -202,15 +222,7 @@ def charts(found: dict, output: Path) -> list:
         ax.set_ylabel("ROUGE F1")
         ax.set_title("xsum: ROUGE-1/2/L F1")
         figures.append(("xsum", fig))
-    written = []
-    for name, fig in figures:
-        fig.tight_layout()
-        path = output / f"{name}.png"
-        fig.savefig(path.with_suffix(".tmp.png"), dpi=100)
-        plt.close(fig)
-        os.replace(path.with_suffix(".tmp.png"), path)
-        written.append(path)
-    return written
+    return [save_figure(fig, output / f"{name}.png") for name, fig in figures]
 
 
 def _write(path: Path, text: str):

@@ -101,6 +101,8 @@ def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
     argv = [args.data, "--user-dir", PLUGIN, *task_args(args), "--test-file", path,
             "--gen-subset", f"test.{lang}", "--path", checkpoint,
             "--beam", paper.SEQ2SEQ_FINETUNE_BEAM, "--batch-size", args.generate_batch_size,
+            # targets were cut there in training: longer hypotheses cannot be better
+            "--max-len-a", 0, "--max-len-b", args.max_target_tokens,
             "--required-batch-size-multiple", 1,
             "--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]  # fmt: skip
     if args.cpu:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .. import paper
 from ..data.toy_lexicon import LANGS as TOY_LANGS
 from ..errors import RecipesError
 from ..recipes import STAGES
@@ -58,7 +59,7 @@ class Config:
     pretrain_by_model: Dict[str, Dict[str, object]] = field(default_factory=dict)
     # [evaluate]
     tasks: List[str] = field(default_factory=lambda: list(EVAL_TASKS))
-    seeds: int = 1
+    seeds: int = paper.FINETUNE_SEEDS
     eval_langs: List[str] = field(default_factory=list)  # default: corpus langs
     eval_toy: bool = True
     toy_train: int = 512
@@ -188,25 +189,35 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg.input = corpus.take("input", str, "")
     cfg.data_bin = corpus.take("data_bin", str, "")
     cfg.docs_per_lang = corpus.take("docs_per_lang", int, d.docs_per_lang)
-    cfg.langs = corpus.take("langs", list, d.langs)
+    # the toy corpus's languages, or the paper's for real data
+    cfg.langs = corpus.take("langs", list, [])
     cfg.corpus_seed = corpus.take("seed", int, d.corpus_seed)
     corpus.done()
     if cfg.input or cfg.data_bin:
         cfg.toy = False
+    cfg.langs = cfg.langs or list(TOY_LANGS if cfg.toy else paper.LANGUAGES)
     if not (cfg.toy or cfg.input or cfg.data_bin):
         corpus.error("toy", "false, but neither corpus.input nor corpus.data_bin is set")
 
     known = _parser_keys(preprocess_parser()) - {"input", "output", "help"}
-    cfg.preprocess = _passthrough(top.take("preprocess", dict, {}), "preprocess.", source, known)
+    cfg.preprocess = _passthrough(
+        top.take("preprocess", dict, {}), "preprocess.", source, known
+    )
 
     pretrain = dict(top.take("pretrain", dict, {}))
     for model in [k for k, v in pretrain.items() if isinstance(v, dict)]:
         if model not in STAGES:
             raise RecipesError(f"{source}: pretrain.{model}: not a Table 1 model")
         cfg.pretrain_by_model[model] = _passthrough(
-            pretrain.pop(model), f"pretrain.{model}.", source, script_variables(), OWNED_ENV
+            pretrain.pop(model),
+            f"pretrain.{model}.",
+            source,
+            script_variables(),
+            OWNED_ENV,
         )
-    cfg.pretrain = _passthrough(pretrain, "pretrain.", source, script_variables(), OWNED_ENV)
+    cfg.pretrain = _passthrough(
+        pretrain, "pretrain.", source, script_variables(), OWNED_ENV
+    )
 
     ev = _Reader(top.take("evaluate", dict, {}), "evaluate.", source)
     cfg.tasks = ev.take("tasks", list, d.tasks)
@@ -221,7 +232,7 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg.eval_data = ev.take("data", dict, {})
     for task, path in cfg.eval_data.items():
         if task not in EVAL_TASKS or not isinstance(path, str):
-            ev.error(f"data.{task}", "expected TASK = \"directory\" for a known task")
+            ev.error(f"data.{task}", 'expected TASK = "directory" for a known task')
     if cfg.eval_data:
         cfg.eval_toy = False
         missing = [t for t in cfg.tasks if t not in cfg.eval_data]

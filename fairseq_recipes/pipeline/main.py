@@ -180,17 +180,44 @@ class Plan:
         return [job for name, job in everything.items() if name in needed]
 
 
+class _Tee:
+    """Write to the terminal and to ``WORK/main.log``."""
+
+    def __init__(self, stream, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.stream, self.log = stream, open(path, "a", encoding="utf-8")
+
+    def write(self, text):
+        self.stream.write(text)
+        self.log.write(text)
+
+    def flush(self):
+        self.stream.flush()
+        self.log.flush()
+
+    def isatty(self):
+        return self.stream.isatty()
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="recipes-main", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="recipes-main", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--config", help="TOML configuration (default: configs/toy.toml)")
     parser.add_argument("--stage", choices=STEPS, default="all")
-    parser.add_argument("--model", nargs="+", choices=list(STAGES), help="only these models")
+    parser.add_argument(
+        "--model", nargs="+", choices=list(STAGES), help="only these models"
+    )
     parser.add_argument("--task", nargs="+", choices=list(config_module.EVAL_TASKS),
                         help="only these evaluation tasks")  # fmt: skip
-    parser.add_argument("--seeds", type=int, help="fine-tuning seeds (overrides the config)")
+    parser.add_argument(
+        "--seeds", type=int, help="fine-tuning seeds (overrides the config)"
+    )
     parser.add_argument("--jobs", type=int, help="runs at once (overrides the config)")
     parser.add_argument("--work-dir", help="overrides the config's work_dir")
-    parser.add_argument("--dry-run", action="store_true", help="list the jobs, run nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the jobs, run nothing"
+    )
     return parser
 
 
@@ -207,19 +234,19 @@ def cli_main(argv=None):
             cfg.work_dir = args.work_dir
         plan = Plan(cfg)
         jobs = plan.jobs(args.stage, args.model, args.task)
+        out = sys.stdout if args.dry_run else _Tee(sys.stdout, cfg.work / "main.log")
         print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
-              f"{cfg.jobs} at once x {cfg.threads} thread(s)", flush=True)  # fmt: skip
+              f"{cfg.jobs} at once x {cfg.threads} thread(s)", file=out, flush=True)  # fmt: skip
         if args.dry_run:
             for job in jobs:
                 state = "done" if job.is_done() else "to run"
                 print(f"{state:6}  {job.name}  (after: {', '.join(job.after) or '-'})")
             return
-        run(jobs, cfg.jobs, cfg.threads, out=sys.stdout)
+        run(jobs, cfg.jobs, cfg.threads, out=out)
         if args.stage in ("all", "report"):
             from .report import build
 
-            report = build(plan)
-            print(f"report: {report}")
+            print(f"report: {build(plan)}", file=out, flush=True)
     except RecipesError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -67,7 +67,9 @@ def run_cost(checkpoint: Path):
     model, stage = cfg["model"], STAGES[Path(checkpoint).parent.name]
     updates = state["optimizer_history"][-1]["num_updates"]
     world = max(1, cfg["distributed_training"]["distributed_world_size"])
-    per_update = cfg["dataset"]["max_tokens"] * cfg["optimization"]["update_freq"][0] * world
+    per_update = (
+        cfg["dataset"]["max_tokens"] * cfg["optimization"]["update_freq"][0] * world
+    )
     freeze = getattr(model, "freeze_encoder_updates", stage.freeze_encoder_updates)
     run = replace(stage, updates=updates, freeze_encoder_updates=freeze)
     vocab = next(len(v) for k, v in state["model"].items()
@@ -126,24 +128,8 @@ def table1(plan) -> tuple:
 
 
 # ---- figures ----------------------------------------------------------------------------
-def _save(fig, path: Path):
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
 def loss_figure(plan, output: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
     for model in plan.cfg.models:
         log = plan.checkpoints / model / "train.log"
         points = train_losses(log.read_text(errors="replace")) if log.exists() else []
@@ -156,17 +142,12 @@ def loss_figure(plan, output: Path):
         ax.set_ylabel("loss (base 2)")
         if ax.lines:
             ax.legend(fontsize="small")
-    return _save(fig, output / "loss.png")
+    return eval_report.save_figure(fig, output / "loss.png")
 
 
 def cost_figure(runs: dict, output: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ways = list(BOTH_MODELS)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
     paper = {w["way"]: w for w in both_models_cost(Width())}
     for ax, source in zip(axes, ["paper", "run"]):
         bottoms = [0.0] * len(ways)
@@ -183,12 +164,14 @@ def cost_figure(runs: dict, output: Path):
                     heights.append(runs.get(stage, {}).get("tu", 0.0))
             ax.bar(ways, heights, bottom=bottoms, label=stage)
             bottoms = [b + h for b, h in zip(bottoms, heights)]
-        ax.set_title("TU per way to get both models: " + (
-            "paper scale" if source == "paper" else "this run (measured)"))
+        ax.set_title(
+            "TU per way to get both models: "
+            + ("paper scale" if source == "paper" else "this run (measured)")
+        )
         ax.set_ylabel("TU")
         ax.tick_params(axis="x", rotation=20)
     axes[0].legend(fontsize="x-small")
-    return _save(fig, output / "cost.png")
+    return eval_report.save_figure(fig, output / "cost.png")
 
 
 # ---- report.md --------------------------------------------------------------------------
@@ -228,7 +211,9 @@ def build(plan) -> Path:
         "## Per-language results (Tables 4-9)",
         tables.get("languages", "(no results yet)"),
     ]  # fmt: skip
-    sections += [f"![{p.stem}]({p.name})" for p in figures if p.stem not in ("cost", "loss")]
+    sections += [
+        f"![{p.stem}]({p.name})" for p in figures if p.stem not in ("cost", "loss")
+    ]
     text = "\n\n".join(sections) + "\n"
     _check_finite(text, str(output / "report.md"))
     path = output / "report.md"

@@ -143,8 +143,11 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
                 bar.write(f"[{len(finished) - reused}{count}] done {job.name} in {time.time() - start:.0f}s"
                           + (f": {summary}" if summary else ""), file=out)  # fmt: skip
             bar.set_postfix_str(", ".join(j.name for j, _ in running.values()))
+            out.flush()
     bar.close()
     if failure:
         raise RecipesError(failure)
     if pending:
-        raise RecipesError(f"jobs never became ready: {', '.join(j.name for j in pending)}")
+        raise RecipesError(
+            f"jobs never became ready: {', '.join(j.name for j in pending)}"
+        )

@@ -182,7 +182,7 @@ def test_mtop_forms_round_trip_over_the_input_words(data):
     assert len(train) == SIZES["train"] and len(read("mtop", root / "en/eval.txt")) == 12
     assert len({ex.logical_form.split()[0] for ex in train}) == 6
     slots = {t for ex in train for t in ex.logical_form.split() if t.startswith("[SL:")}
-    assert slots == {"[SL:PERSON", "[SL:LOCATION", "[SL:ORGANIZATION", "[SL:AGE"}
+    assert slots == {"[SL:NAME", "[SL:CITY", "[SL:ORG", "[SL:AGE"}
     ids = None
     for lang in LANGS:
         test = read("mtop", root / lang / "test.txt", lang)

@@ -1,0 +1,105 @@
+"""The main job's TOML configuration: defaults, passthrough to the tools, one-line errors."""
+
+import tomllib
+
+import pytest
+
+from fairseq_recipes import paper
+from fairseq_recipes.errors import RecipesError
+from fairseq_recipes.pipeline import config
+from fairseq_recipes.recipes import STAGES
+
+CONFIGS = config.ROOT / "configs"
+
+
+def _load(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return config.load(str(path))
+
+
+def test_the_default_is_configs_toy_toml():
+    cfg = config.load(None)
+    toy = tomllib.loads((CONFIGS / "toy.toml").read_text())
+    assert cfg.models == list(STAGES)
+    assert cfg.jobs == toy["jobs"] and cfg.docs_per_lang == toy["corpus"]["docs_per_lang"]
+    assert cfg.pretrain == toy["pretrain"]
+    assert cfg.tasks == ["xnli", "matis", "wikiann", "udpos", "mtop", "xsum"]
+    assert cfg.toy and cfg.eval_toy
+    mtop = toy["evaluate"]["finetune"]["mtop"]["max_updates"]
+    assert cfg.finetune_options("mtop")[:3] == ["--cpu", "--max-updates", str(mtop)]
+
+
+@pytest.mark.parametrize("name", ["toy", "smoke", "paper", "single-gpu"])
+def test_every_shipped_configuration_loads(name):
+    cfg = config.load(str(CONFIGS / f"{name}.toml"))
+    assert cfg.models == list(STAGES)
+
+
+def test_the_paper_configuration_keeps_every_paper_number_at_its_default():
+    cfg = config.load(str(CONFIGS / "paper.toml"))
+    assert cfg.langs == list(paper.LANGUAGES) and cfg.seeds == paper.FINETUNE_SEEDS
+    assert not cfg.toy and not cfg.eval_toy
+    assert set(cfg.eval_data) == set(config.EVAL_TASKS)
+    assert cfg.finetune_options("xnli") == []  # recipes-finetune's defaults: the paper's
+    for model in STAGES:
+        env = cfg.pretrain_env(model)
+        assert env["SMOKE"] == "0" and env["GPUS_PER_NODE"] == "8"
+        # shapes, blocks, batch, update counts and learning rates: the scripts' defaults
+        assert not {
+            "UPDATES",
+            "UPDATE_DIVISOR",
+            "TOKENS_PER_UPDATE",
+            "TOKENS_PER_SAMPLE",
+            "PEAK_LR",
+            "WARMUP",
+            "EMBED_DIM",
+            "FFN_DIM",
+            "HEADS",
+        } & set(env)
+
+
+def test_extends_toy_overrides_only_what_it_sets(tmp_path):
+    cfg = _load(tmp_path, "extends_toy = true\n[pretrain]\nUPDATE_DIVISOR = 5\n"
+                "[pretrain.roberta-12e]\nPEAK_LR = 1e-3\n")  # fmt: skip
+    assert cfg.pretrain["SMOKE"] == 1 and cfg.pretrain["UPDATE_DIVISOR"] == 5
+    assert cfg.pretrain_env("roberta-12e")["PEAK_LR"] == "0.001"
+    assert "PEAK_LR" not in cfg.pretrain_env("bart-12e12d")
+
+
+def test_options_become_flags(tmp_path):
+    cfg = _load(tmp_path, "[evaluate.finetune]\ncpu = true\nmax_updates = 3\n"
+                "[evaluate.finetune.mtop]\ntarget_format = \"words\"\n")  # fmt: skip
+    assert cfg.finetune_options("xnli") == ["--cpu", "--max-updates", "3"]
+    assert cfg.finetune_options("mtop")[-2:] == ["--target-format", "words"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("jobz = 2", "jobz: unknown setting"),
+        ("jobs = 0", "jobs: must be at least 1"),
+        ('jobs = "2"', "jobs: expected int"),
+        ('models = ["gpt"]', "unknown model 'gpt'"),
+        ("[pretrain]\nUPDATEZ = 1", "pretrain.UPDATEZ: unknown setting"),
+        ('[pretrain]\nDATA = "x"', "pretrain.DATA: set by the main job"),
+        ("[pretrain.gpt]\nSMOKE = 1", "pretrain.gpt: not a Table 1 model"),
+        ("[preprocess]\nvocab = 3", "preprocess.vocab: unknown setting"),
+        ("[evaluate.finetune]\nmax_update = 3", "evaluate.finetune.max_update: unknown"),
+        ('[evaluate]\ntasks = ["squad"]', "unknown task 'squad'"),
+        ('[evaluate]\ndata = {xnli = "/x"}', "no directory for task(s) matis"),
+        ("[corpus]\ntoy = false", "corpus.toy: false, but neither"),
+        ("x = [", "not valid TOML"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_naming_the_file_and_key(
+    tmp_path, text, message
+):
+    with pytest.raises(RecipesError, match="c.toml") as err:
+        _load(tmp_path, text)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_missing_file_is_an_error(tmp_path):
+    with pytest.raises(RecipesError, match="--config .*nothing.toml"):
+        config.load(str(tmp_path / "nothing.toml"))
