@@ -7,11 +7,10 @@ import os
 import re
 
 import pytest
+from helpers import ROOT, run
 
 from fairseq_recipes.pipeline import main as pipeline
 from fairseq_recipes.recipes import STAGES
-
-from ..helpers import ROOT, run
 
 ENCODERS = [m for m in STAGES if pipeline.evaluated_tasks(m, ["xnli"])]
 SEQ2SEQ = [m for m in STAGES if STAGES[m].decoder_layers > 0]
