@@ -7,15 +7,17 @@
         --data data-bin --train mtop/en/train.txt --valid mtop/en/eval.txt \\
         --test en=mtop/en/test.txt de=mtop/de/test.txt ... --output results/bart-12e12d/mtop
 
-Each seed (``--seeds 3``: seeds 1, 2, 3) is its own ``fairseq-train`` run in
-``OUTPUT/seed{n}/`` with the paper's settings (``paper.FINETUNE``; English training and
+Each seed (``--seeds 3``: seeds 1, 2, 3) is its own ``fairseq-train`` run (inside this
+process, ``in_process.py``; log in ``OUTPUT/seed{n}/train.log``) in ``OUTPUT/seed{n}/``
+with the paper's settings (``paper.FINETUNE``; English training and
 validation, the checkpoint with the best English validation metric kept), then every test
 file is predicted (whole sentences, pieces put back together) into
 ``OUTPUT/seed{n}/predictions/{lang}.tsv`` and scored into ``OUTPUT/seed{n}/metrics.json``.
 A seed whose ``metrics.json`` exists is not recomputed. An encoder task (xnli, matis,
 wikiann, udpos) takes the encoder of any checkpoint of the project
 (``recipes_encoder_heads --encoder-from``); a seq2seq task (mtop, xsum) any seq2seq
-checkpoint, decoded by fairseq-generate (``eval/seq2seq.py``).
+checkpoint, decoded by fairseq-generate (``eval/seq2seq.py``). ``--eval-data DIR`` finds
+the files of a dataset as released (``layouts.py``).
 """
 
 import argparse
