@@ -87,7 +87,7 @@ class Config:
 
     def finetune_options(self, task: str) -> List[str]:
         merged = {**self.finetune, **self.finetune_by_task.get(task, {})}
-        return _options(merged)
+        return as_options(merged)
 
 
 def _env_value(value) -> str:
@@ -96,7 +96,7 @@ def _env_value(value) -> str:
     return str(value)
 
 
-def _options(values: dict) -> List[str]:
+def as_options(values: dict) -> List[str]:
     """``{"max_updates": 60, "cpu": True}`` -> ``["--max-updates", "60", "--cpu"]``."""
     out = []
     for key, value in values.items():

@@ -90,7 +90,7 @@ class Plan:
             ))  # fmt: skip
             after = ["corpus"]
         if not cfg.data_bin:
-            options = config_module._options(cfg.preprocess)
+            options = config_module.as_options(cfg.preprocess)
             if cfg.langs and "--langs" not in options:
                 options += ["--langs", ",".join(cfg.langs)]
             jobs.append(Job(
