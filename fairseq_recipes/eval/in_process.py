@@ -55,12 +55,19 @@ def output_to(path: Path, mode: str = "a"):
                 handler.setFormatter(formatter)
 
 
-def _last_line(path: Path) -> str:
-    lines = [l for l in Path(path).read_text(errors="replace").splitlines() if l.strip()]
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log, for a one-line error."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    lines = [l for l in text.splitlines() if l.strip()]
     return lines[-1].strip() if lines else "(no output)"
 
 
-def _run(what: str, body, log: Path, mode: str = "a") -> None:
+def run_logged(what: str, body, log: Path, mode: str = "a") -> None:
+    """Call ``body()`` with its output in ``log``; a non-zero exit or an exception becomes
+    ``RecipesError("{what}: <the log's last line>")``, read once the log is closed."""
     try:
         with output_to(log, mode):
             try:
@@ -68,11 +75,14 @@ def _run(what: str, body, log: Path, mode: str = "a") -> None:
             except SystemExit as err:
                 if err.code not in (None, 0):
                     raise
+            except RecipesError as err:
+                print(f"error: {err}")
+                raise
             except Exception:
                 traceback.print_exc()
                 raise
     except (SystemExit, Exception):
-        raise RecipesError(f"{what} failed ({log}): {_last_line(log)}") from None
+        raise RecipesError(f"{what}: {last_line(log)}") from None
 
 
 def _in_process(argv) -> list:
@@ -96,7 +106,7 @@ def train(argv, log: Path) -> None:
         cfg = convert_namespace_to_omegaconf(args)
         distributed_utils.call_main(cfg, fairseq_train.main)
 
-    _run("fairseq-train", body, log)
+    run_logged(f"fairseq-train failed ({log})", body, log)
 
 
 def generate(argv, output: Path, log: Path) -> str:
@@ -112,5 +122,5 @@ def generate(argv, output: Path, log: Path) -> str:
             with contextlib.redirect_stdout(out):
                 fairseq_generate.main(args)
 
-    _run("fairseq-generate", body, log, mode="w")
+    run_logged(f"fairseq-generate failed ({log})", body, log, mode="w")
     return Path(output).read_text(encoding="utf-8")

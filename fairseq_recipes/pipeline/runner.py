@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional
 from tqdm import tqdm
 
 from ..errors import RecipesError
+from ..eval.in_process import last_line, run_logged
 
 
 @dataclass
@@ -64,33 +65,12 @@ def _execute(job: Job, threads: int) -> str:
         with open(job.log, "a", encoding="utf-8") as log:
             proc = subprocess.run(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
-            raise RecipesError(f"exit status {proc.returncode}: {_tail(job.log)}")
+            raise RecipesError(f"exit status {proc.returncode}: {last_line(job.log)}")
     else:
-        from ..eval.in_process import output_to
-
-        error = None
-        with output_to(job.log):
-            try:
-                _resolve(job.call)(*job.args)
-            except SystemExit as err:
-                if err.code not in (None, 0):
-                    error = f"exit status {err.code}"
-            except RecipesError as err:
-                print(f"error: {err}")
-                error = "failed"
-        if error:  # read the log once it is closed
-            raise RecipesError(f"{error}: {_tail(job.log)}")
+        run_logged("failed", lambda: _resolve(job.call)(*job.args), job.log)
     job.done.parent.mkdir(parents=True, exist_ok=True)
     job.done.touch()
     return _resolve(job.summary)(job) if job.summary else ""
-
-
-def _tail(path: Path) -> str:
-    try:
-        lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()]
-    except OSError:
-        return "(no log)"
-    return lines[-1].strip() if lines else "(empty log)"
 
 
 def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
