@@ -31,6 +31,9 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7", "black", "isort"],
+        # ZeRO stage 1 (ZERO=1 in train_scripts: fairseq's --zero-sharding os). An sdist
+        # whose build imports torch: install it with --no-build-isolation (bootstrap does)
+        "zero": ["fairscale==0.4.13"],
     },
     entry_points={
         "console_scripts": [

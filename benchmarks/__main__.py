@@ -17,6 +17,7 @@ BENCHMARKS = [
     "benchmarks.step_overhead",
     "benchmarks.freeze_cost",
     "benchmarks.recipe_cost",
+    "benchmarks.distributed",
 ]
 
 

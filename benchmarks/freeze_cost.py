@@ -17,7 +17,6 @@ turn, and each ratio is the median of the per-round ratios.
     python benchmarks/freeze_cost.py [--quick]
 """
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from fairseq_recipes.cost.flops import forward_flops
 from fairseq_recipes.cost.model_shape import ModelShape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.figures import cli  # noqa: E402
 from benchmarks.toy_training import fixed_batches, toy_shard, trainer  # noqa: E402
 
 WIDTH = ["--encoder-embed-dim", "512", "--encoder-ffn-embed-dim", "2048",
@@ -127,8 +127,4 @@ def run(quick: bool = True) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for key, value in run(parser.parse_args().quick).items():
-        shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
-        print(f"{key:<32} {shown}")
+    cli(run, __doc__)

@@ -19,13 +19,13 @@ least the paper's 27% measured.
     python benchmarks/recipe_cost.py [--quick]
 """
 
-import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.figures import cli  # noqa: E402
 from benchmarks.toy_training import fixed_batches, toy_shard, trainer  # noqa: E402
 from fairseq_recipes.checkpoints.extract_encoder import extract_encoder  # noqa: E402
 from fairseq_recipes.cost.ledger import Ledger  # noqa: E402
@@ -149,12 +149,4 @@ def run(quick: bool = True) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for key, value in run(parser.parse_args().quick).items():
-        if isinstance(value, dict):
-            value = "  ".join(
-                f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in value.items()
-            )
-        print(f"{key:<36} {value}")
+    cli(run, __doc__)

@@ -13,7 +13,6 @@ as the ratio of the summed times.
     python benchmarks/step_overhead.py [--quick]
 """
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from fairseq.data import DenoisingDataset
 from fairseq_recipes import paper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.figures import cli  # noqa: E402
 from benchmarks.toy_training import toy_shard, trainer  # noqa: E402
 
 WIDTH = ["--encoder-embed-dim", "128", "--encoder-ffn-embed-dim", "512",
@@ -98,11 +98,4 @@ def run(quick: bool = True) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for key, value in run(parser.parse_args().quick).items():
-        if isinstance(value, bool):
-            shown = str(value)
-        else:
-            shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
-        print(f"{key:<22} {shown}")
+    cli(run, __doc__)

@@ -10,6 +10,11 @@ about 4 s): the train scripts set it for their helper calls (``recipes.py``,
 """
 
 import os
+import warnings
+
+# fairseq imports fairscale (the ``zero`` extra) when it is installed, and fairscale warns
+# about a deprecated torch.cuda.amp decorator on import: noise on every command's stderr
+warnings.filterwarnings("ignore", category=FutureWarning, module="fairscale")
 
 if os.environ.get("FAIRSEQ_RECIPES_LIGHT") != "1":
     from . import compat, errors

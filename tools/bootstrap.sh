@@ -10,6 +10,7 @@ VENV="${VENV:-$ROOT/.venv}"              # where the environment lives
 PYTHON="${PYTHON:-python3}"              # interpreter the venv is made from (3.11+)
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}" # the CPU wheel on these machines; a torch already importable is kept
 FAIRSEQ_SPEC="fairseq-fixed==0.12.3.1"   # fairseq 0.12 with Python 3.11 support
+FAIRSCALE_SPEC="fairscale==0.4.13"       # the "zero" extra: ZeRO stage 1 (--zero-sharding os)
 STAMP="$VENV/.bootstrap-stamp"
 
 # The stamp is a hash of everything that decides what gets installed.
@@ -45,7 +46,11 @@ if ! "$VENV/bin/python" -c "import fairseq" >/dev/null 2>&1; then
   log "building $FAIRSEQ_SPEC (compiles C++ extensions, a few minutes)"
   "${PIP[@]}" --no-build-isolation "$FAIRSEQ_SPEC"
 fi
+if ! "$VENV/bin/python" -c "import fairscale" >/dev/null 2>&1; then
+  log "installing $FAIRSCALE_SPEC (its build imports torch: no build isolation)"
+  "${PIP[@]}" --no-build-isolation --no-deps "$FAIRSCALE_SPEC"
+fi
 log "installing fairseq_recipes and its dependencies"
-"${PIP[@]}" -e "$ROOT[dev]"
+"${PIP[@]}" -e "$ROOT[dev,zero]"
 echo "$want" >"$STAMP"
 log "ready: $VENV"

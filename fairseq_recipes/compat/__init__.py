@@ -1,6 +1,12 @@
 """Fixes to stock fairseq 0.12 that the plugin applies when it is loaded."""
 
-from . import checkpoint_loading, clean_exit, safe_checkpoints, task_state_resume
+from . import (
+    checkpoint_loading,
+    clean_exit,
+    distributed,
+    safe_checkpoints,
+    task_state_resume,
+)
 
 
 def install() -> None:
@@ -8,3 +14,4 @@ def install() -> None:
     clean_exit.install()
     checkpoint_loading.install()
     task_state_resume.install()
+    distributed.install()

@@ -3,8 +3,10 @@
 torch >= 2.6 calls ``torch.load(..., weights_only=True)`` by default. Stock fairseq 0.12
 pickles its configuration (argparse.Namespace, omegaconf containers, config enums) and its
 meters, so resuming, ``fairseq-generate`` and ``fairseq-validate`` fail with
-``Unsupported global``. Rather than turning weights-only loading off, we allowlist exactly
-the classes fairseq's own checkpoints contain; any other global is still refused, and the
+``Unsupported global``; so does resuming on several ranks, where rank 0 broadcasts the
+checkpoint to the others through ``torch.save`` / ``torch.load``. Rather than turning
+weights-only loading off, we allowlist exactly the classes fairseq's own checkpoints (and
+that broadcast) contain; any other global is still refused, and the
 refusal is re-raised as a one-line error naming the file and the offending global.
 """
 
@@ -58,6 +60,11 @@ def fairseq_checkpoint_globals() -> list:
             allowed.append(getattr(nodes, name))
     allowed.extend(_config_enums())
     allowed.extend(_numpy_scalars())
+    # with several ranks, rank 0 reads the checkpoint and broadcasts it through torch.save /
+    # torch.load (broadcast_object), its tensors replaced by these placeholders
+    from fairseq.distributed.utils import _TensorPlaceholder
+
+    allowed.append(_TensorPlaceholder)
     return allowed
 
 

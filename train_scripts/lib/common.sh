@@ -11,6 +11,7 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 # helper calls that need no fairseq registry skip importing torch and fairseq (~4 s each)
 light() { FAIRSEQ_RECIPES_LIGHT=1 "$PYTHON" "$@"; }
+fail() { echo "error: $*" >&2; exit 2; }
 RECIPE_VARS="$(light -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" || {
   echo "error: cannot load recipe $RECIPE with $PYTHON (environment missing? run tools/bootstrap.sh)" >&2
   exit 2
@@ -48,16 +49,27 @@ fi
 DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
 SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
 SMOKE="${SMOKE:-0}"                             # 1: same script, tiny width, few updates, on CPU
+DRY_RUN="${DRY_RUN:-0}"                         # 1: print the command (launcher included) instead of running it
 
 # ---- recipes: the stage this one starts from --------------------------------------
 INIT="${INIT:-$(dirname "$SAVE_DIR")/${R_INIT_FROM:-none}/checkpoint_last.pt}" # final checkpoint of stage R_INIT_FROM (recipes 1 and 2)
 FREEZE_ENCODER_UPDATES="${FREEZE_ENCODER_UPDATES:-$R_FREEZE_ENCODER_UPDATES}" # recipe 2: encoder frozen for the first N updates, -1 throughout
 
 # ---- hardware: 1M tokens per update whatever the cluster --------------------------
+# One process per GPU (per CPU rank without GPUs), on fairseq's distributed engine; see
+# README "Training on several GPUs or machines" for the torchrun and Slurm commands.
 detect_gpus() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -c GPU || echo 0; }
 GPUS_PER_NODE="${GPUS_PER_NODE:-$(detect_gpus)}" # GPUs per machine; 0 trains on CPU
 NODES="${NODES:-${SLURM_NNODES:-1}}"            # machines
-MAX_TOKENS="${MAX_TOKENS:-8192}"                # tokens per GPU per forward pass (16 blocks of 512)
+CPU_RANKS="${CPU_RANKS:-1}"                     # without GPUs: training processes on this machine (gloo)
+LAUNCHER="${LAUNCHER:-}"                        # fairseq | torchrun | slurm; empty: slurm under srun, else torchrun for several processes on CPU or several nodes, else fairseq (spawns one process per GPU)
+NODE_RANK="${NODE_RANK:-0}"                     # torchrun on several nodes: this machine's index (0 .. NODES-1)
+MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"         # torchrun on several nodes: node 0's address
+MASTER_PORT="${MASTER_PORT:-29500}"             # torchrun on several nodes, Slurm: rendezvous port on node 0
+DDP_BACKEND="${DDP_BACKEND:-c10d}"              # PyTorch DDP (c10d) or fairseq's legacy_ddp (no overlap of communication with backward)
+PRECISION="${PRECISION:-}"                      # GPUs: bf16 | fp16 | memory-efficient-bf16 | memory-efficient-fp16 | fp32; empty: bf16 where the GPU has it (A100, H100), else fp16. CPU: fp32
+ZERO="${ZERO:-0}"                               # 1: ZeRO stage 1 (the paper's DeepSpeed setting): optimizer state sharded across ranks, fairseq's --zero-sharding os (needs fairscale: pip install -e '.[zero]')
+MAX_TOKENS="${MAX_TOKENS:-8192}"                # tokens per process per forward pass (16 blocks of 512)
 TOKENS_PER_UPDATE="${TOKENS_PER_UPDATE:-$R_TOKENS_PER_UPDATE}" # = max_tokens x update_freq x world size (paper: 1M)
 
 # ---- model and objective ----------------------------------------------------------
@@ -82,11 +94,8 @@ EMBED_DIM="${EMBED_DIM:-}"                      # model width (empty: the archit
 FFN_DIM="${FFN_DIM:-}"                          # feed-forward width (empty: the architecture's, 4096)
 HEADS="${HEADS:-}"                              # attention heads (empty: the architecture's, 16)
 
-fail() { echo "error: $*" >&2; exit 2; }
-
 # Width: the architecture's unless set (smoke mode sets it; the layer counts always stay).
 SHAPE_ARGS=()
-if [[ "$SMOKE" == 1 ]]; then NODES=1; fi
 for side in encoder $( (( R_DECODER_LAYERS > 0 )) && echo decoder ); do
   if [[ -n "$EMBED_DIM" ]]; then SHAPE_ARGS+=(--$side-embed-dim "$EMBED_DIM"); fi
   if [[ -n "$FFN_DIM" ]]; then SHAPE_ARGS+=(--$side-ffn-embed-dim "$FFN_DIM"); fi
@@ -97,11 +106,53 @@ done
 data_path() { light -m fairseq_recipes.data.manifest data-path "$DATA"; }
 valid_subsets() { light -m fairseq_recipes.data.manifest valid-subsets "$DATA"; }
 
+# Processes: per node and in all, and how they are started (LAUNCHER).
+if [[ "$SMOKE" == 1 ]]; then NODES=1; fi
+if (( GPUS_PER_NODE > 0 )); then PROCS_PER_NODE="$GPUS_PER_NODE"; else PROCS_PER_NODE="$CPU_RANKS"; fi
+WORLD=$(( PROCS_PER_NODE * NODES ))
+if [[ -z "$LAUNCHER" ]]; then
+  if [[ -n "${SLURM_PROCID:-}" && "${SLURM_NTASKS:-1}" -gt 1 ]]; then LAUNCHER=slurm
+  elif (( NODES > 1 || (GPUS_PER_NODE == 0 && CPU_RANKS > 1) )); then LAUNCHER=torchrun
+  else LAUNCHER=fairseq; fi
+fi
+case "$LAUNCHER" in
+  fairseq) (( NODES == 1 )) || fail "LAUNCHER=fairseq starts processes on this machine only (NODES=$NODES): use torchrun or srun"
+           (( GPUS_PER_NODE > 0 || CPU_RANKS == 1 )) || fail "LAUNCHER=fairseq spawns one process per GPU; CPU_RANKS=$CPU_RANKS needs LAUNCHER=torchrun" ;;
+  torchrun) ;;
+  slurm) [[ "${SLURM_NTASKS:-}" == "$WORLD" ]] \
+           || fail "under srun, SLURM_NTASKS (${SLURM_NTASKS:-unset}) must be GPUS_PER_NODE x NODES = $WORLD: one task per GPU" ;;
+  *) fail "LAUNCHER=$LAUNCHER: expected fairseq, torchrun or slurm" ;;
+esac
+# this process's rank under srun (each task runs the script); 0 otherwise
+LOCAL_LOG_RANK="${SLURM_PROCID:-0}"
+
+# Numeric precision and optimizer sharding (GPUs; CPU runs stay fp32).
+precision_args() {
+  if (( GPUS_PER_NODE == 0 )); then
+    [[ -z "$PRECISION" || "$PRECISION" == fp32 ]] || fail "PRECISION=$PRECISION needs GPUS_PER_NODE > 0 (CPU runs are fp32)"
+    return
+  fi
+  if [[ -z "$PRECISION" ]]; then
+    PRECISION=$("$PYTHON" -c "import torch; print('bf16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'fp16')")
+  fi
+  case "$PRECISION" in
+    bf16|fp16|memory-efficient-bf16|memory-efficient-fp16) ARGS+=(--"$PRECISION") ;;
+    fp32) ;;
+    *) fail "PRECISION=$PRECISION: expected bf16, fp16, memory-efficient-bf16, memory-efficient-fp16 or fp32" ;;
+  esac
+}
+zero_args() {
+  [[ "$ZERO" == 1 ]] || return 0
+  light -c "import fairscale" 2>/dev/null || fail "ZERO=1 needs fairscale: pip install -e '.[zero]'"
+  ARGS+=(--zero-sharding os)
+  # fairseq refuses ZeRO over fp16's flat fp32 master buffer (bf16's is never flat)
+  if [[ "$PRECISION" == fp16 ]]; then ARGS+=(--fp16-no-flatten-grads); fi
+}
+
 # Everything a pre-training stage passes to fairseq-train (scripts add their own).
 pretrain_args() {
   [[ -f "$DATA/manifest.json" ]] || fail "$DATA/manifest.json: not found (DATA must be recipes-preprocess output)"
-  local world=$(( GPUS_PER_NODE > 0 ? GPUS_PER_NODE * NODES : 1 ))
-  UPDATE_FREQ=$(( (TOKENS_PER_UPDATE + MAX_TOKENS * world - 1) / (MAX_TOKENS * world) ))
+  UPDATE_FREQ=$(( (TOKENS_PER_UPDATE + MAX_TOKENS * WORLD - 1) / (MAX_TOKENS * WORLD) ))
   ARGS=(
     "$(data_path)"
     --user-dir "$ROOT/fairseq_recipes"
@@ -121,11 +172,14 @@ pretrain_args() {
   )
   if [[ -n "$R_NOISE_MODE" ]]; then ARGS+=(--noise-mode "$R_NOISE_MODE"); fi
   if (( R_UNTIE_OUTPUT )); then ARGS+=(--untie-weights-roberta); fi
-  if (( GPUS_PER_NODE == 0 )); then
-    ARGS+=(--cpu)
-  else
-    ARGS+=(--fp16 --distributed-world-size "$world")
+  if (( GPUS_PER_NODE == 0 )); then ARGS+=(--cpu); fi
+  if (( WORLD > 1 )); then
+    ARGS+=(--distributed-world-size "$WORLD" --ddp-backend "$DDP_BACKEND")
+    if (( GPUS_PER_NODE == 0 )); then ARGS+=(--distributed-backend gloo); fi
+    if [[ "$LAUNCHER" == slurm ]]; then ARGS+=(--distributed-port "$MASTER_PORT"); fi
   fi
+  precision_args
+  zero_args
 }
 
 # Recipe 2: warm start the seq2seq encoder from the MLM encoder INIT (on a new run only:
@@ -133,6 +187,11 @@ pretrain_args() {
 warm_start_args() {
   ARGS+=(--init-encoder-from "$INIT" --freeze-encoder-updates "$FREEZE_ENCODER_UPDATES"
          --cross-attention "$R_CROSS_ATTENTION")
+  # while frozen, the encoder gets no gradient: PyTorch DDP must look for unused
+  # parameters at every step (the set changes at the switch); legacy_ddp needs nothing
+  if (( WORLD > 1 && FREEZE_ENCODER_UPDATES != 0 )) && [[ "$DDP_BACKEND" != legacy_ddp ]]; then
+    ARGS+=(--find-unused-parameters)
+  fi
 }
 
 # Recipe 1, stage 1: the encoder of the seq2seq checkpoint INIT as a roberta_12e checkpoint
@@ -140,7 +199,7 @@ warm_start_args() {
 # fairseq ignores it once SAVE_DIR/checkpoint_last.pt exists).
 extracted_encoder_args() {
   local init_encoder="$SAVE_DIR/encoder_init.pt"
-  if [[ ! -f "$init_encoder" && ! -f "$SAVE_DIR/checkpoint_last.pt" ]]; then
+  if [[ "$DRY_RUN" != 1 && ! -f "$init_encoder" && ! -f "$SAVE_DIR/checkpoint_last.pt" ]]; then
     [[ -f "$INIT" ]] || fail "$INIT: not found (INIT must be the final checkpoint of $R_INIT_FROM)"
     mkdir -p "$SAVE_DIR"
     "$PYTHON" -m fairseq_recipes.checkpoints.extract_encoder --input "$INIT" --output "$init_encoder" \
@@ -149,11 +208,26 @@ extracted_encoder_args() {
   ARGS+=(--finetune-from-model "$init_encoder")
 }
 
-# Run fairseq-train, teeing its output into SAVE_DIR/train.log. fairseq resumes from
-# SAVE_DIR/checkpoint_last.pt by itself, so running the script again continues.
+# Run fairseq-train, teeing its output into SAVE_DIR/train.log (under srun, ranks other
+# than 0 into train.rank<R>.log). fairseq resumes from SAVE_DIR/checkpoint_last.pt by
+# itself, so running the script again continues.
 run_train() {
+  local log="$SAVE_DIR/train.log" cmd
+  if [[ "$LOCAL_LOG_RANK" != 0 ]]; then log="$SAVE_DIR/train.rank$LOCAL_LOG_RANK.log"; fi
+  case "$LAUNCHER" in
+    torchrun)
+      cmd=("$PYTHON" -m torch.distributed.run --nproc-per-node "$PROCS_PER_NODE")
+      if (( NODES == 1 )); then cmd+=(--standalone)
+      else cmd+=(--nnodes "$NODES" --node-rank "$NODE_RANK" --master-addr "$MASTER_ADDR" --master-port "$MASTER_PORT"); fi
+      cmd+=(-m fairseq_cli.train) ;;
+    *) cmd=("$PYTHON" -m fairseq_cli.train) ;;
+  esac
+  if [[ "$DRY_RUN" == 1 ]]; then
+    printf '%q ' "${cmd[@]}" "$@"; echo
+    return
+  fi
   mkdir -p "$SAVE_DIR"
-  echo "[$RECIPE] $(date -u +%FT%TZ) world=$(( GPUS_PER_NODE > 0 ? GPUS_PER_NODE * NODES : 1 )) update_freq=$UPDATE_FREQ updates=$UPDATES smoke=$SMOKE" \
-    | tee -a "$SAVE_DIR/train.log"
-  "$PYTHON" -m fairseq_cli.train "$@" 2>&1 | tee -a "$SAVE_DIR/train.log"
+  echo "[$RECIPE] $(date -u +%FT%TZ) launcher=$LAUNCHER world=$WORLD update_freq=$UPDATE_FREQ updates=$UPDATES precision=${PRECISION:-fp32} zero=$ZERO smoke=$SMOKE" \
+    | tee -a "$log"
+  "${cmd[@]}" "$@" 2>&1 | tee -a "$log"
 }
