@@ -135,3 +135,37 @@ def test_zero_stage_one_shards_the_optimizer_state(data_bin, tmp_path):
     shards = [zero[r][1]["optimizer_state_bytes"] for r in (0, 1)]
     assert plain[1][1]["optimizer_state_bytes"] == full
     assert sum(shards) == full and max(shards) < 0.75 * full
+
+
+@pytest.mark.parametrize(
+    "precision,dtype",
+    [
+        (["--bf16"], torch.bfloat16),
+        (["--fp16", "--fp16-no-flatten-grads"], torch.float16),
+    ],
+    ids=["bf16", "fp16"],
+)
+def test_frozen_encoder_under_mixed_precision_on_two_ranks(smoke, data_bin, tmp_path,
+                                                           precision, dtype):  # fmt: skip
+    """Recipe 2 frozen throughout, 2 ranks, half-precision weights over fp32 masters:
+    the encoder stays the MLM encoder rounded to that precision, bit for bit, on both
+    ranks. (fairseq's flat fp32 master buffer needs CUDA; on CPU, fp16 runs per parameter,
+    and bf16 always does. The flat buffer is covered in tests/models/test_two_stage.py.)
+    """
+    name = "2stage-bart-12e12d"
+    mlm = smoke("roberta-12e")[0] / "checkpoint_last.pt"
+    save_dir = tmp_path / name
+    out, ranks = _train(name, data_bin, save_dir, 2, *precision, INIT=mlm, UPDATES=4)
+    assert final_updates(out) == 4
+    start = {k: v.to(dtype).float() for k, v in _encoder(mlm).items()}
+    for weights, _ in ranks.values():
+        encoder = {k[len("encoder.") :]: v for k, v in weights.items()
+                   if k.startswith("encoder.")}  # fmt: skip
+        assert sorted(encoder) == sorted(start)
+        assert all(torch.equal(v, start[k]) for k, v in encoder.items())
+    (w0, _), (w1, _) = ranks[0], ranks[1]
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    # the decoder trained: its output projection left the embeddings it started from
+    assert not torch.equal(
+        w0["decoder.output_projection.weight"], start["embed_tokens.weight"]
+    )
