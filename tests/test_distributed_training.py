@@ -40,6 +40,17 @@ def _train(name, data_bin, save_dir, ranks, *args, **env):
     return proc.stdout + proc.stderr, ranks_seen
 
 
+def _identical_ranks(ranks, world=2) -> bool:
+    """All ``world`` ranks reported, with the same weights, bit for bit."""
+    if sorted(ranks) != list(range(world)):
+        return False
+    first = ranks[0][0]
+    return all(
+        sorted(w) == sorted(first) and all(torch.equal(w[k], first[k]) for k in first)
+        for w, _ in ranks.values()
+    )
+
+
 def _max_diff(a, b):
     assert sorted(a) == sorted(b)
     return max((a[k] - b[k]).abs().max().item() for k in a)
@@ -60,8 +71,8 @@ def test_two_ranks_equal_one_rank_accumulating(data_bin, tmp_path, name):
     assert "launcher=torchrun world=2 update_freq=1" in out2
     assert "launcher=fairseq world=1 update_freq=2" in out1
     assert sorted(two) == [0, 1] and sorted(one) == [0]
-    (w0, log0), (w1, log1), (w, log) = two[0], two[1], one[0]
-    assert all(torch.equal(w0[k], w1[k]) for k in w0)  # replicas stay identical
+    (w0, log0), (_, log1), (w, log) = two[0], two[1], one[0]
+    assert _identical_ranks(two)  # replicas stay identical
     # each rank trained on its own batch; the update's batch is their sum
     per_rank = [
         (a["ntokens"], b["ntokens"]) for a, b in zip(log0["updates"], log1["updates"])
@@ -95,8 +106,7 @@ def test_two_stage_through_the_freeze_switch(smoke, data_bin, tmp_path, ddp_back
     assert f"'ddp_backend': '{ddp_backend}'" in out
     assert ("'find_unused_parameters': True" in out) == (ddp_backend == "c10d")
     assert "encoder unfrozen at update 10" in out and final_updates(out) == 18
-    (w0, _), (w1, _) = ranks[0], ranks[1]
-    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert _identical_ranks(ranks)
     start = _encoder(mlm)
     (at_switch,) = save_dir.glob("checkpoint_*_10.pt")
     assert all(torch.equal(v, start[k]) for k, v in _encoder(at_switch).items())
@@ -130,7 +140,7 @@ def test_zero_stage_one_shards_the_optimizer_state(data_bin, tmp_path):
     assert "@ 3 updates)" in out and final_updates(out) == 6
     _, plain = _train("roberta-12e", data_bin, tmp_path / "plain", 2, **env)
     assert _max_diff(zero[0][0], plain[0][0]) < 1e-6
-    assert all(torch.equal(zero[0][0][k], zero[1][0][k]) for k in zero[0][0])
+    assert _identical_ranks(zero)
     full = plain[0][1]["optimizer_state_bytes"]
     shards = [zero[r][1]["optimizer_state_bytes"] for r in (0, 1)]
     assert plain[1][1]["optimizer_state_bytes"] == full
@@ -163,8 +173,8 @@ def test_frozen_encoder_under_mixed_precision_on_two_ranks(smoke, data_bin, tmp_
                    if k.startswith("encoder.")}  # fmt: skip
         assert sorted(encoder) == sorted(start)
         assert all(torch.equal(v, start[k]) for k, v in encoder.items())
-    (w0, _), (w1, _) = ranks[0], ranks[1]
-    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert _identical_ranks(ranks)
+    w0 = ranks[0][0]
     # the decoder trained: its output projection left the embeddings it started from
     assert not torch.equal(
         w0["decoder.output_projection.weight"], start["embed_tokens.weight"]
