@@ -34,6 +34,9 @@ setup(
         # ZeRO stage 1 (ZERO=1 in train_scripts: fairseq's --zero-sharding os). An sdist
         # whose build imports torch: install it with --no-build-isolation (bootstrap does)
         "zero": ["fairscale==0.4.13"],
+        # recipes-export-hf: transformers' RoBERTa-PreLayerNorm and mBART classes and its
+        # SentencePiece converter (the version the export is tested, and byte-stable, with)
+        "hf": ["transformers==5.23.0"],
     },
     entry_points={
         "console_scripts": [
@@ -46,6 +49,7 @@ setup(
             "recipes-cost = fairseq_recipes.cost.cli:cli_main",
             "recipes-finetune = fairseq_recipes.eval.finetune:cli_main",
             "recipes-report = fairseq_recipes.eval.report:cli_main",
+            "recipes-export-hf = fairseq_recipes.export.hf_export:cli_main",
             # the former name of recipes-report, kept as an alias
             "recipes-encoder-report = fairseq_recipes.eval.report:cli_main",
         ],

@@ -4,7 +4,7 @@ the optimizer state each rank holds with and without ZeRO stage 1.
 * throughput: ``train_scripts/roberta-12e.sh`` on the embedded toy corpus, once on one
   process accumulating two batches per update (``--update-freq 2``) and once on 2 ranks
   (torchrun, gloo) of one batch each: the same tokens per update. Tokens per second of
-  the training steps (``tools/rank_probe``: each rank's step times; the first steps warm
+  the training steps (``tools/probes``: each rank's step times; the first steps warm
   up and are left out), and their ratio, 2 ranks over 1;
 * optimizer-state memory per rank: Adam's moment tensors each rank holds after training,
   plain data parallelism against ``ZERO=1`` (fairseq's ``--zero-sharding os``, fairscale).
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # run as a script too
 from benchmarks.figures import cli  # noqa: E402
 
 SCRIPT = ROOT / "train_scripts" / "roberta-12e.sh"
-PROBE = ROOT / "tools" / "rank_probe"
+PROBE = ROOT / "tools" / "probes"
 WARMUP_STEPS = 2
 
 

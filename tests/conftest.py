@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 
-from helpers import python_module, shared_data  # noqa: E402
+from helpers import python_module, shared_data, write_mtop  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +70,28 @@ def smoke(data_bin, tmp_path_factory):
         return done[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def corpus_words(raw_corpus, data_bin):
+    """English words of the corpus that SentencePiece spells back exactly."""
+    from fairseq_recipes.tasks.finetune import load_vocabulary
+
+    _, encoder = load_vocabulary(str(data_bin))
+    found = []
+    for word in (raw_corpus / "en.txt").read_text(encoding="utf-8").split():
+        if (
+            word.isalpha()
+            and word not in found
+            and encoder.decode(encoder.encode(word)) == word
+        ):
+            found.append(word)
+        if len(found) == 60:
+            return found
+    raise AssertionError("fewer than 60 English words")
+
+
+@pytest.fixture(scope="session")
+def mtop(tmp_path_factory, corpus_words):
+    """A learnable mTOP-format set in English and German (``helpers.write_mtop``)."""
+    return write_mtop(tmp_path_factory.mktemp("mtop"), corpus_words)

@@ -1,6 +1,6 @@
 """Data-parallel training on CPU: 2 ranks started by the train scripts (torchrun, gloo).
 
-Every process is observed by ``tools/rank_probe`` (final weights and per-update batch of
+Every process is observed by ``tools/probes`` (final weights and per-update batch of
 each rank). Dropout is off so that 2 ranks of one batch each and 1 rank accumulating both
 batches (``--update-freq 2``) compute the same update: fairseq hands batch i of an epoch
 to rank i mod 2, and with update frequency 2 one rank takes batches 2k and 2k+1 together.
@@ -16,7 +16,7 @@ from helpers import ROOT, final_updates, train_script
 
 from fairseq_recipes.checkpoints import encoder_state
 
-PROBE = ROOT / "tools" / "rank_probe"
+PROBE = ROOT / "tools" / "probes"
 NO_DROPOUT = ["--attention-dropout", "0", "--activation-dropout", "0"]
 #: one block batch per rank and forward pass; two of them per update
 BATCH = {"MAX_TOKENS": 1024, "TOKENS_PER_UPDATE": 2048, "DROPOUT": 0}

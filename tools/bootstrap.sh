@@ -51,6 +51,16 @@ if ! "$VENV/bin/python" -c "import fairscale" >/dev/null 2>&1; then
   "${PIP[@]}" --no-build-isolation --no-deps "$FAIRSCALE_SPEC"
 fi
 log "installing fairseq_recipes and its dependencies"
-"${PIP[@]}" -e "$ROOT[dev,zero]"
+"${PIP[@]}" -e "$ROOT[dev,zero,hf]"
+# fairseq-fixed requires torchaudio, and pip picks one built for another torch (none is
+# published for torch 2.13): it cannot load its library. fairseq imports it only in its
+# speech tasks, but transformers imports any torchaudio it finds, and fails. Remove one
+# that cannot load (a working one, e.g. beside a system CUDA torch, stays).
+if "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('torchaudio') is None)" \
+  && ! "$VENV/bin/python" -c "import torchaudio" >/dev/null 2>&1; then
+  log "removing torchaudio: it cannot load with this torch"
+  "$VENV/bin/python" -m pip uninstall -y -q torchaudio \
+    || log "warning: could not remove torchaudio; transformers will fail to import"
+fi
 echo "$want" >"$STAMP"
 log "ready: $VENV"

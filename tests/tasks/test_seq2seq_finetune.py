@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 from fairseq import models
-from helpers import python_module, shared_data, write_mtop
+from helpers import python_module, shared_data
 
 from fairseq_recipes.data.finetune.mtop import read_mtop
 from fairseq_recipes.errors import RecipesError
@@ -19,30 +19,6 @@ from fairseq_recipes.tasks.semantic_parsing import (
     SemanticParsingConfig,
     SemanticParsingTask,
 )
-
-
-@pytest.fixture(scope="module")
-def corpus_words(raw_corpus, data_bin):
-    """English words of the corpus that SentencePiece spells back exactly."""
-    from fairseq_recipes.tasks.finetune import load_vocabulary
-
-    _, encoder = load_vocabulary(str(data_bin))
-    found = []
-    for word in (raw_corpus / "en.txt").read_text(encoding="utf-8").split():
-        if (
-            word.isalpha()
-            and word not in found
-            and encoder.decode(encoder.encode(word)) == word
-        ):
-            found.append(word)
-        if len(found) == 60:
-            return found
-    raise AssertionError("fewer than 60 English words")
-
-
-@pytest.fixture(scope="module")
-def mtop(tmp_path_factory, corpus_words):
-    return write_mtop(tmp_path_factory.mktemp("mtop"), corpus_words)
 
 
 def _task(data_bin, mtop, target_format="sentinels"):

@@ -1,15 +1,23 @@
-"""Observe every training process of a run, whoever starts it (a train script, torchrun).
+"""Observe fairseq processes, whoever starts them (a train script, torchrun, a CLI).
 
-Used by the distributed tests and ``benchmarks/distributed.py``. With
-``PYTHONPATH=tools/rank_probe`` and ``RECIPES_RANK_PROBE=DIR`` set, each Python
-process that builds a fairseq ``Trainer`` writes, when it exits:
+With ``PYTHONPATH=tools/probes`` set, two probes, each on when its variable is set.
+
+``RECIPES_RANK_PROBE=DIR`` (the distributed tests, ``benchmarks/distributed.py``): each
+Python process that builds a fairseq ``Trainer`` writes, when it exits:
 
 * ``DIR/rank{R}.pt``: its model's final state dict (fp32 copies), R its rank;
 * ``DIR/rank{R}.json``: ``updates``: per update, the tokens and sentences this rank
   trained on and the step's seconds; ``optimizer_state_bytes``: the optimizer state this
   rank holds (Adam's moments: all of them, or its shard under ``--zero-sharding os``).
 
-Nothing is imported until fairseq's trainer is (the scripts' helper calls stay light).
+``RECIPES_GENERATE_PROBE=FILE`` (the export tests): every hypothesis that fairseq's
+``SequenceGenerator`` returns, as a JSON line ``{"id", "rank", "tokens", "score"}`` (sample
+id, rank in the n-best list, token ids with the final ``</s>``, the length-normalized
+log-probability fairseq ranks by): the exact ids of a
+``fairseq-generate`` run, which its text output (bos and pad dropped, pieces joined,
+task post-processing) does not give back.
+
+Nothing is imported until fairseq's module is (the scripts' helper calls stay light).
 """
 
 import atexit
@@ -21,6 +29,7 @@ import sys
 import time
 
 _DIR = os.environ.get("RECIPES_RANK_PROBE")
+_GENERATED = os.environ.get("RECIPES_GENERATE_PROBE")
 _trainers = []
 _updates = []
 
@@ -48,8 +57,13 @@ def _patch(module):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
+    """Runs ``patch(module)`` right after the module ``name`` is first imported."""
+
+    def __init__(self, name, patch):
+        self.name, self.patch = name, patch
+
     def find_spec(self, name, path, target=None):
-        if name != "fairseq.trainer":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -57,10 +71,27 @@ class _Finder(importlib.abc.MetaPathFinder):
 
         def patched(module):
             exec_module(module)
-            _patch(module)
+            self.patch(module)
 
         spec.loader.exec_module = patched
         return spec
+
+
+def _patch_generator(module):
+    cls = module.SequenceGenerator
+    generate = cls.generate
+
+    def _generate(self, models, sample, *args, **kwargs):
+        hypos = generate(self, models, sample, *args, **kwargs)
+        with open(_GENERATED, "a", encoding="utf-8") as f:
+            for sample_id, nbest in zip(sample["id"].tolist(), hypos):
+                for rank, hypo in enumerate(nbest):
+                    row = {"id": sample_id, "rank": rank, "tokens": hypo["tokens"].tolist(),
+                           "score": float(hypo["score"])}  # fmt: skip
+                    f.write(json.dumps(row) + "\n")
+        return hypos
+
+    cls.generate = _generate
 
 
 def _state_bytes(trainer) -> int:
@@ -95,5 +126,7 @@ def _dump():
 
 
 if _DIR:
-    sys.meta_path.insert(0, _Finder())
+    sys.meta_path.insert(0, _Finder("fairseq.trainer", _patch))
     atexit.register(_dump)
+if _GENERATED:
+    sys.meta_path.insert(0, _Finder("fairseq.sequence_generator", _patch_generator))
