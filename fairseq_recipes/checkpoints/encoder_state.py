@@ -161,18 +161,25 @@ def check_dictionary(state: dict, path, dictionary, embed_rows: int) -> None:
         )
 
 
+def recorded_data(state: dict) -> Optional[str]:
+    """The first folder of the checkpoint's ``--data`` (fairseq reads dict.txt there),
+    or None when it records none."""
+    cfg = state.get("cfg") or {}
+    task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
+    data = arg_value(task_cfg, "data") if task_cfg is not None else None
+    return str(data).split(os.pathsep)[0] if data else None
+
+
 def _recorded_fingerprint(state: dict) -> Optional[dict]:
     """The fingerprint a checkpoint of this project records, else one of the dict.txt
     its training data names (when that file still exists), else None."""
     task_state = state.get("task_state") or {}
     if DICTIONARY_STATE_KEY in task_state:
         return dict(task_state[DICTIONARY_STATE_KEY])
-    cfg = state.get("cfg") or {}
-    task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
-    data = arg_value(task_cfg, "data") if task_cfg is not None else None
-    if not data:
+    data = recorded_data(state)
+    if data is None:
         return None
-    dict_path = os.path.join(str(data).split(os.pathsep)[0], "dict.txt")
+    dict_path = os.path.join(data, "dict.txt")
     if not os.path.isfile(dict_path):
         return None
     from ..data.vocab import load_dictionary

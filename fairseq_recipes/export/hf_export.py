@@ -42,12 +42,9 @@ def _transformers():
 def _data_dir(state, path, data) -> Path:
     """The folder holding dict.txt and spm.model (``data`` or its parent)."""
     if data is None:
-        cfg = state.get("cfg") or {}
-        task = cfg.get("task") if hasattr(cfg, "get") else None
-        recorded = encoder_state.arg_value(task, "data") if task is not None else None
-        if not recorded:
+        data = encoder_state.recorded_data(state)
+        if data is None:
             raise RecipesError(f"{path}: the checkpoint names no --data; pass --data DIR")
-        data = str(recorded).split(os.pathsep)[0]
     for folder in (Path(data), Path(data).parent):
         if (folder / "dict.txt").is_file() and (folder / "spm.model").is_file():
             return folder
@@ -80,8 +77,7 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
         raise RecipesError(f"{checkpoint}: the checkpoint stores no model arguments")
     folder = _data_dir(state, checkpoint, data)
     dictionary = load_dictionary(folder / "dict.txt")
-    embed_key = "encoder.sentence_encoder." if kind == "mlm" else "encoder."
-    rows = state["model"][f"{embed_key}embed_tokens.weight"].shape[0]
+    rows = encoder_state.encoder_weights(state)["embed_tokens.weight"].shape[0]
     encoder_state.check_dictionary(state, checkpoint, dictionary, rows)
 
     build = hf_models.roberta if kind == "mlm" else hf_models.mbart
