@@ -7,14 +7,14 @@ recipes-cost --format json --hidden 768 --ffn 3072 --vocab 64000
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 
 from tabulate import tabulate
 
 from .. import paper
-from ..errors import RecipesError
+from ..atomic_files import write_text
+from ..cli import command
 from ..recipes import STAGES
 from .table1 import Width, both_models_cost, disagreements, model_cost
 
@@ -110,6 +110,7 @@ def _positive(text: str) -> int:
     return value
 
 
+@command
 def cli_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="recipes-cost",
@@ -138,21 +139,14 @@ def cli_main(argv=None):
     if args.tokens_per_sample < 3:
         parser.error("--tokens-per-sample: a block needs <s>, </s> and one token")
     if args.checkpoints:
-        try:
-            text = ledger_table(args.checkpoints, args.format) + "\n"
-        except RecipesError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
+        text = ledger_table(args.checkpoints, args.format) + "\n"
     else:
         width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
         text = render(cost_tables(width), args.format) + "\n"
     if args.output is None:
         sys.stdout.write(text)
         return
-    tmp = f"{args.output}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, args.output)
+    write_text(args.output, text)
 
 
 if __name__ == "__main__":

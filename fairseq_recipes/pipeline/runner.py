@@ -11,8 +11,10 @@ job's log.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -49,28 +51,99 @@ def _resolve(spec: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _init_worker(threads: int) -> None:
+#: the process group of the command a worker is running (None between commands)
+_command_group = None
+_WATCH_S = 1.0  # how often a worker checks that the main job is still alive
+_GRACE_S = 10.0  # SIGTERM, then SIGKILL after this long
+
+
+def _stop_command() -> None:
+    """End the running command and everything it started (its own process group)."""
+    group = _command_group
+    if group is None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, _GRACE_S), (signal.SIGKILL, 0)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + wait_s
+        while time.time() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+def _end_worker(*_) -> None:
+    _stop_command()
+    os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """A worker outlives the main job only until it notices (killed with SIGKILL, the
+    main job cannot tell anyone): then its command ends too."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_S)
+    _end_worker()
+
+
+def _init_worker(threads: int, pids) -> None:
+    pids.put(os.getpid())  # so that the main job can stop its workers when it stops
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    # Ctrl-C reaches the main job, which stops the workers with SIGTERM (one message,
+    # no traceback per worker); a worker's command ends with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _end_worker)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _run_command(job: Job, threads: int) -> int:
+    """The job's command in a process group of its own (so that all of it can be ended),
+    its output appended to the job's log; returns its exit status."""
+    global _command_group
+    env = {**os.environ, **job.env, "OMP_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads)}  # fmt: skip
+    with open(job.log, "a", encoding="utf-8") as log:
+        proc = subprocess.Popen(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _command_group = proc.pid
+        try:
+            return proc.wait()
+        finally:
+            _command_group = None
 
 
 def _execute(job: Job, threads: int) -> str:
     """Run one job in a worker; returns its summary line, raises RecipesError."""
     job.log.parent.mkdir(parents=True, exist_ok=True)
     if job.argv:
-        env = {**os.environ, **job.env, "OMP_NUM_THREADS": str(threads),
-               "MKL_NUM_THREADS": str(threads)}  # fmt: skip
-        with open(job.log, "a", encoding="utf-8") as log:
-            proc = subprocess.run(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise RecipesError(f"exit status {proc.returncode}: {last_line(job.log)}")
+        status = _run_command(job, threads)
+        if status != 0:
+            raise RecipesError(f"exit status {status}: {last_line(job.log)}")
     else:
         run_logged("failed", lambda: _resolve(job.call)(*job.args), job.log)
     job.done.parent.mkdir(parents=True, exist_ok=True)
     job.done.touch()
     return _resolve(job.summary)(job) if job.summary else ""
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_workers(pool, pids) -> None:
+    while not pids.empty():
+        pid = pids.get()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
@@ -93,8 +166,12 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
     count = f"/{len(pending)}"
     failure, running = None, {}
     context = get_context("spawn")  # workers import fairseq once, and never fork a torch
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:  # fmt: skip
+    pids = context.SimpleQueue()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(threads, pids))  # fmt: skip
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
         while pending or running:
             while failure is None and len(running) < workers:
                 ready = [j for j in pending if all(a in finished for a in j.after)]
@@ -124,6 +201,16 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
                           + (f": {summary}" if summary else ""), file=out)  # fmt: skip
             bar.set_postfix_str(", ".join(j.name for j, _ in running.values()))
             out.flush()
+    except BaseException:
+        # Ctrl-C or SIGTERM: the workers end their commands (train scripts and all their
+        # processes) and exit; finished jobs stay done, a rerun resumes the others
+        bar.close()
+        _stop_workers(pool, pids)
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    pool.shutdown(wait=True)
     bar.close()
     if failure:
         raise RecipesError(failure)
