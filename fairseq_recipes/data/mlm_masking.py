@@ -1,7 +1,7 @@
 """MLM masking whose random replacements are words of text.
 
-fairseq's ``MaskTokensDataset`` replaces BERT's 10% of the selected tokens by a token drawn
-uniformly from the dictionary, excluding only its four special symbols (``<s>``,
+fairseq's ``MaskTokensDataset`` replaces BERT's 10% of the selected tokens by a token
+drawn uniformly from the dictionary, excluding only its four special symbols (``<s>``,
 ``<pad>``, ``</s>``, ``<unk>``). Our dictionary also holds ``<mask>``, ``[DOC]`` and the
 256 word sentinels ``<w0>``..``<w255>`` (``vocab.EXTRA_SYMBOLS``): none of them is a word,
 and a random replacement is meant to be another word. A ``<mask>`` drawn there would be

@@ -5,8 +5,8 @@ the paper's settings: AdamW (0.9, 0.99), weight decay 0.1, dropout 0.1, learning
 warming up exponentially from 1e-7 to 5e-6 over 1000 updates then decaying linearly to
 1e-7 at the 50k max updates (``recipes_exponential_warmup``), 32 examples per batch,
 training stopping at the first of 200 epochs and 50k updates (``paper.FINETUNE``'s rule),
-the embeddings trained unless ``--freeze-embeddings`` (``paper.FINETUNE_FREEZE_EMBEDDINGS``).
-mTOP keeps the checkpoint with the best validation SCIEM (generated with beam 3 at
+the embeddings trained unless ``--freeze-embeddings``
+(``paper.FINETUNE_FREEZE_EMBEDDINGS``). mTOP keeps the checkpoint with the best validation SCIEM (generated with beam 3 at
 each validation), XSUM the one with the best validation perplexity. Each test file is then
 decoded by ``fairseq-generate`` with beam 3 and scored against the file's own references:
 SCIEM per language (mTOP), ROUGE-1/2/L (XSUM). An mTOP hypothesis in the sentinel format

@@ -1,5 +1,5 @@
-"""UDPOS as XTREME builds it, on the real treebanks of ../shared/data/ud: every treebank of
-a language merged per split in file-name order, a treebank without word forms skipped
+"""UDPOS as XTREME builds it, on the real treebanks of ../shared/data/ud: every treebank
+of a language merged per split in file-name order, a treebank without word forms skipped
 with a notice, and XTREME's processed two-column files read directly."""
 
 import pytest

@@ -7,8 +7,8 @@ UTF-8 *byte* offsets (``{"start": s, "length": n}``, as the slot spans are; in t
 released files they are bytes, which differ from characters in every language but
 English). A token that is not the bytes its span names is an error. The model reads the
 space-joined ``tokens`` and writes the decoupled form, in which only the words of slots
-remain between the ``[IN:...`` / ``[SL:...`` and ``]`` brackets; those words are not always
-the utterance's (another case, spelling or inflection: ``WhatsApp`` / ``Whatsapp``).
+remain between the ``[IN:...`` / ``[SL:...`` and ``]`` brackets; those words are not
+always the utterance's (another case, spelling or inflection: ``WhatsApp``, ``Whatsapp``).
 """
 
 import json
