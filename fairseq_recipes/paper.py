@@ -83,8 +83,22 @@ FINETUNE_DROPOUT = 0.1
 PAIR_HEAD = (512,)  # XNLI, on <s>
 TAGGING_HEAD = (512,)  # WikiANN, UDPOS, on each word's first subword
 INTENT_SLOTS_HEAD = (256, 256)  # mATIS++: one for the intent (<s>), one for the slots
-#: per task: peak learning rate (linear warmup from 0, linear decay to 0), warmup
-#: updates, sentences per batch, epochs, max updates (training stops at the first)
+#: per task (Table 10): peak learning rate (linear warmup from 0, linear decay to 0),
+#: warmup updates, sentences per batch, epochs, max updates.
+#: The decay rule, one for every task (seq2seq ones included): the linear decay reaches
+#: its end at the max updates (fairseq's ``--total-num-update``), and training stops at
+#: the first of the epochs and the max updates. The other reading, a decay ending where
+#: training ends, at min(max updates, epochs x steps per epoch), was the code's until
+#: issue 21. Why this one: Table 10 gives both columns, and only this reading lets both
+#: act. For three tasks they agree with the training sets' sizes (UDPOS: 9k updates of 56
+#: epochs at batch 128 are 20.6k English sentences, about what XTREME's merged treebanks
+#: hold; mATIS++: about 4.5k utterances, 200 epochs 7k, max 7k; WikiANN: 20k sentences, 20
+#: epochs 3.1k, max 3k), so either reading gives the same run. XNLI's 5 epochs of MultiNLI
+#: (392,702 pairs) are 15.3k updates against a max of 30k: decaying over min() would leave
+#: that 30k read by nothing, whereas a max written as the scheduler's horizon is what
+#: fairseq's own fine-tuning recipes do (RoBERTa's GLUE: --total-num-update with
+#: --max-epoch). XNLI thus stops after 5 epochs with the learning rate about half its
+#: peak.
 FINETUNE = {
     "xnli": dict(peak_lr=1e-5, warmup_updates=1000, batch_size=128, epochs=5,
                  max_updates=30_000),
@@ -96,10 +110,28 @@ FINETUNE = {
                   max_updates=9_000),
 }  # fmt: skip
 
+#: whether fine-tuning keeps the embedding layer (token and position embeddings) fixed,
+#: per task. The paper's Appendix C says "we freeze the embedding layer" in its paragraph
+#: on fine-tuning the encoders (XNLI, mATIS++, WikiANN, UDPOS); its paragraph on the
+#: seq2seq tasks (mTOP, XSUM) states no freezing, so they fine-tune every weight, as the
+#: seq2seq models' fine-tuning did before. ``recipes-finetune --[no-]freeze-embeddings``
+#: overrides. (A seq2seq model whose output projection is its embedding matrix freezes
+#: that projection with it: one tensor.)
+FINETUNE_FREEZE_EMBEDDINGS = {"xnli": True, "matis": True, "wikiann": True, "udpos": True,
+                              "mtop": False, "xsum": False}  # fmt: skip
+
+# ---- evaluation data (paper: Section 3.1, Table 11) ---------------------------------
+#: the paper evaluates "UDPOS (XTREME version)": XTREME (Hu et al. 2020) builds it from
+#: Universal Dependencies v2.5, every treebank of a language merged per split
+#: (data/finetune/udpos.py)
+UD_VERSION = "2.5"
+
 # ---- seq2seq fine-tuning (paper: fine-tuning setup, mTOP and XSUM) ----------------------
 #: AdamW as above (FINETUNE_ADAM_BETAS, FINETUNE_WEIGHT_DECAY, FINETUNE_DROPOUT); the
 #: learning rate warms up exponentially from SEQ2SEQ_FINETUNE_INIT_LR to the peak, then
-#: decays linearly to SEQ2SEQ_FINETUNE_END_LR (the ``recipes_exponential_warmup`` scheduler)
+#: decays linearly to SEQ2SEQ_FINETUNE_END_LR (the ``recipes_exponential_warmup``
+#: scheduler), at the max updates; training stops at the first of the max epochs and the
+#: max updates (FINETUNE's rule)
 SEQ2SEQ_FINETUNE_PEAK_LR = 5e-6
 SEQ2SEQ_FINETUNE_INIT_LR = 1e-7  # exponential warmup starts here
 SEQ2SEQ_FINETUNE_END_LR = 1e-7  # linear decay ends here

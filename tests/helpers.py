@@ -123,11 +123,13 @@ def xnli_row(lang, label, s1, s2):
 
 
 def mtop_line(n, words, form, locale="en_XX", intent="IN:X"):
-    """A line of an mTOP {train,eval,test}.txt (eight columns, tokens JSON with spans)."""
+    """A line of an mTOP {train,eval,test}.txt (eight columns, tokens JSON with spans in
+    UTF-8 bytes, as released)."""
     spans, start = [], 0
     for word in words:
-        spans.append({"start": start, "length": len(word)})
-        start += len(word) + 1
+        size = len(word.encode("utf-8"))
+        spans.append({"start": start, "length": size})
+        start += size + 1
     tokens = json.dumps({"tokens": list(words), "tokenSpans": spans})
     return "\t".join([str(n), intent, "", " ".join(words), "misc", locale, form, tokens])
 
@@ -149,6 +151,32 @@ def write_mtop(root, words, langs=("en", "de"), sizes=(("train", 96), ("eval", 1
                 lines.append(mtop_line(i, utterance, form, f"{lang}_XX", intent))
             (root / lang).mkdir(parents=True, exist_ok=True)
             (root / lang / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def ud_release(root, ud):
+    """A UD release directory built from the real treebanks of ``ud``
+    (``../shared/data/ud``), linked, plus: a second English treebank, test-only
+    (``UD_English-Copy``: EWT's dev file under another name), and an Arabic one released
+    without word forms (``UD_Arabic-Formless``: PUD's test file, every FORM ``_``, as
+    Arabic-NYUAD is released)."""
+    root.mkdir(parents=True)
+    for treebank in sorted(p for p in ud.iterdir() if p.is_dir()):
+        (root / treebank.name).symlink_to(treebank, target_is_directory=True)
+    (root / "UD_English-Copy").mkdir()
+    (root / "UD_English-Copy" / "en_copy-ud-test.conllu").symlink_to(
+        ud / "UD_English-EWT" / "en_ewt-ud-dev.conllu"
+    )
+    lines = []
+    for line in (ud / "UD_Arabic-PUD" / "ar_pud-ud-test.conllu").read_text().split("\n"):
+        cols = line.split("\t")
+        if len(cols) == 10:
+            cols[1] = "_"
+        lines.append("\t".join(cols))
+    (root / "UD_Arabic-Formless").mkdir()
+    (root / "UD_Arabic-Formless" / "ar_formless-ud-test.conllu").write_text(
+        "\n".join(lines), encoding="utf-8"
+    )
     return root
 
 

@@ -61,19 +61,20 @@ def _phase_rows(stages, width: Width) -> list:
 def model_cost(name: str, width: Width = Width()) -> dict:
     """One row of Table 1: the model ``name`` and every stage behind it."""
     stage = STAGES[name]
-    parts = _phase_rows(lineage(name), width)
-    seq2seq = stage.decoder_layers > 0
+    stages = lineage(name)
+    parts = _phase_rows(stages, width)
     flops = sum(p["flops"] for p in parts)
+    # the decoder behind the model: an encoder taken out of a seq2seq model (recipe 1)
+    # shows the decoder layers and updates of the stage it starts from, as the paper's
+    # Table 1 does; its TU count that stage whole and its own stage without a decoder
+    decoders = [s.decoder_layers for s in stages if s.decoder_layers > 0]
     return dict(
         model=name,
         encoder_layers=stage.encoder_layers,
-        decoder_layers=stage.decoder_layers,
+        decoder_layers=decoders[-1] if decoders else 0,
         encoder_updates=sum(p["updates"] for p in parts if not p["encoder_frozen"]),
         encoder_frozen_updates=sum(p["updates"] for p in parts if p["encoder_frozen"]),
-        # the decoder's own updates (an encoder taken out of a seq2seq model has none)
-        decoder_updates=(
-            sum(p["updates"] for p in parts if p["decoder"]) if seq2seq else 0
-        ),
+        decoder_updates=sum(p["updates"] for p in parts if p["decoder"]),
         phases=parts,
         tu=sum(p["tu"] for p in parts),
         flops=flops,

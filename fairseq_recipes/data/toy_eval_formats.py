@@ -1,8 +1,9 @@
 """The released on-disk formats of the toy evaluation sets (``toy_eval``): each function
 returns a file's text from realised tokens ``[(word, upos, bio)]``.
 
-Texts are rendered with ``toy_lexicon.render`` (no spaces in ja), and character offsets
-(CoNLL-U ``SpaceAfter=No``, mTOP spans) are found in that rendering, so they always agree.
+Texts are rendered with ``toy_lexicon.render`` (no spaces in ja), and offsets (CoNLL-U
+``SpaceAfter=No``; mTOP spans, in UTF-8 bytes as released) are found in that rendering, so
+they always agree.
 """
 
 import json
@@ -113,16 +114,18 @@ def mtop_line(ident: str, intent: str, lang: str, tokens, slots) -> str:
     """A line of mTOP's ``{split}.txt``; slots: (first token, end token, ``SL:NAME``). The
     decoupled form keeps only the slots' words, in the utterance's order."""
     text = render(lang, tokens)
-    starts = offsets(text, tokens)
     ws = words(tokens)
+    # mTOP's offsets are UTF-8 bytes, slot spans and token spans alike
+    starts = [len(text[:s].encode("utf-8")) for s in offsets(text, tokens)]
+    sizes = [len(w.encode("utf-8")) for w in ws]
     spans = ",".join(
-        f"{starts[a]}:{starts[b - 1] + len(ws[b - 1])}:{name}" for a, b, name in slots
+        f"{starts[a]}:{starts[b - 1] + sizes[b - 1]}:{name}" for a, b, name in slots
     )
     form = " ".join([f"[{intent}"] + [f"[{name} {' '.join(ws[a:b])} ]"
                                       for a, b, name in slots] + ["]"])  # fmt: skip
     token_json = json.dumps(
-        {"tokens": ws, "tokenSpans": [{"start": s, "length": len(w)}
-                                      for w, s in zip(ws, starts)]},  # fmt: skip
+        {"tokens": ws, "tokenSpans": [{"start": s, "length": n}
+                                      for s, n in zip(starts, sizes)]},  # fmt: skip
         ensure_ascii=False,
     )
     return "\t".join(

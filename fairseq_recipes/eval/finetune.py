@@ -67,12 +67,12 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     for key in ("peak_lr", "warmup_updates", "batch_size", "epochs", "max_updates"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    per_epoch = math.ceil(n_train / settings["batch_size"])
-    total = min(settings["max_updates"], settings["epochs"] * per_epoch)
+    total = settings["max_updates"]  # the decay's end; --max-epoch may stop it first
+    seq2seq.note_early_stop(args.task, settings, n_train)
     out = [
         args.data, "--user-dir", PLUGIN, "--task", spec["task"],
         "--criterion", spec["criterion"], "--arch", "recipes_encoder_heads",
-        "--encoder-from", args.checkpoint, "--freeze-embeddings",
+        "--encoder-from", args.checkpoint,
         "--train-file", args.train, "--valid-file", args.valid,
         "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
         "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
@@ -86,6 +86,8 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         "--seed", seed, "--log-format", "simple", "--log-interval", args.log_interval,
         "--max-piece-tokens", args.max_piece_tokens,
     ]  # fmt: skip
+    if seq2seq.freeze_embeddings(args):
+        out += ["--freeze-embeddings"]
     if spec["format"]:
         out += ["--data-format", args.format or spec["format"]]
     if args.map_unknown_labels_to:
@@ -239,10 +241,7 @@ def run(args) -> list:
         args.train = args.train or files.train
         args.valid = args.valid or files.valid
         args.test = args.test or [f"{lang}={path}" for lang, path in files.tests.items()]
-        if "--xsum-split-file" in files.options and not args.xsum_split_file:
-            args.xsum_split_file = files.options[
-                files.options.index("--xsum-split-file") + 1
-            ]
+        files.apply(args)  # the layout's options: --xsum-split-file, --format
     for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
                          (args.valid, "--valid")]:  # fmt: skip
         if not path:
@@ -297,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--map-unknown-labels-to", help="e.g. O: map labels training lacks"
     )
     parser.add_argument("--max-piece-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
+    parser.add_argument(
+        "--freeze-embeddings", action=argparse.BooleanOptionalAction,
+        help="keep the token and position embeddings fixed (default: the paper's "
+        "reading, paper.FINETUNE_FREEZE_EMBEDDINGS: frozen for the encoder tasks, not "
+        "for mtop and xsum)",
+    )  # fmt: skip
     s2s = parser.add_argument_group("seq2seq tasks (mtop, xsum)")
     s2s.add_argument("--max-source-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
     s2s.add_argument("--max-target-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)

@@ -6,8 +6,10 @@ One place for the layouts that ``recipes-finetune --eval-data``, the
 * xnli: ``XNLI-MT-1.0/multinli/multinli.train.en.tsv``, ``XNLI-1.0/xnli.{dev,test}.tsv``;
 * matis (MultiATIS++): ``{train,dev,test}_{LANG}.tsv``;
 * wikiann (PAN-X): ``{lang}/{train,dev,test}``;
-* udpos: Universal Dependencies treebanks, ``UD_*/{lang}_*-ud-{split}.conllu`` (English-EWT
-  first for English, else the first treebank of the language);
+* udpos: a Universal Dependencies release (the paper's XTREME version: v2.5), every
+  treebank of a language merged per split as XTREME merges them,
+  ``*/{lang}_*-ud-{split}*.conllu`` (``data/finetune/udpos.py``); or XTREME's processed
+  ``{train,dev,test}-{lang}.tsv`` (two columns, ``word<TAB>UPOS``);
 * mtop: ``{lang}/{train,eval,test}.txt``;
 * xsum: the raw release (``bbc-summary-data/`` and the 90-5-5 split file), or
   ``{train,val,test}.source/.target``, or a directory of extracted ``.data`` files (each
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from .. import paper
+from ..data.finetune.udpos import XTREME_LANGUAGES, treebank_pattern
 from ..errors import RecipesError
 
 #: languages each released dataset covers (None: any language it has files for)
@@ -30,7 +33,7 @@ DATASET_LANGS = {
     "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh".split(),
     "matis": "de en es fr hi ja pt tr zh".split(),
     "wikiann": None,
-    "udpos": None,
+    "udpos": list(XTREME_LANGUAGES),
     "mtop": "de en es fr hi th".split(),
     "xsum": ["en"],
 }
@@ -47,20 +50,20 @@ class TaskFiles:
     tests: Dict[str, str]
     options: List[str] = field(default_factory=list)
 
+    def apply(self, args) -> None:
+        """Set the layout's ``recipes-finetune`` options the command line left unset."""
+        for option, value in zip(self.options[::2], self.options[1::2]):
+            dest = option.lstrip("-").replace("-", "_")
+            if getattr(args, dest, None) is None:
+                setattr(args, dest, value)
 
-def _first(patterns) -> Optional[str]:
-    for pattern in patterns:
-        found = sorted(glob.glob(pattern))
-        if found:
-            return found[0]
-    return None
 
-
-def _ud(root: str, lang: str, split: str) -> Optional[str]:
-    preferred = (
-        [f"{root}/UD_English-EWT/en_ewt-ud-{split}.conllu"] if lang == "en" else []
-    )
-    return _first(preferred + [f"{root}/UD_*/{lang}_*-ud-{split}.conllu"])
+def _udpos(root: str):
+    if os.path.isfile(f"{root}/train-en.tsv"):  # XTREME's processed files
+        return (f"{root}/train-en.tsv", f"{root}/dev-en.tsv",
+                lambda lang: f"{root}/test-{lang}.tsv", ["--format", "two-column"])  # fmt: skip
+    return (treebank_pattern(root, "en", "train"), treebank_pattern(root, "en", "dev"),
+            lambda lang: treebank_pattern(root, lang, "test"), [])  # fmt: skip
 
 
 def _paths(task: str, root: str):
@@ -76,8 +79,7 @@ def _paths(task: str, root: str):
         return (f"{root}/en/train", f"{root}/en/dev",
                 lambda lang: f"{root}/{lang}/test", [])  # fmt: skip
     if task == "udpos":
-        return (_ud(root, "en", "train"), _ud(root, "en", "dev"),
-                lambda lang: _ud(root, lang, "test"), [])  # fmt: skip
+        return _udpos(root)
     if task == "mtop":
         return (f"{root}/en/train.txt", f"{root}/en/eval.txt",
                 lambda lang: f"{root}/{lang}/test.txt", [])  # fmt: skip
@@ -93,8 +95,13 @@ def _paths(task: str, root: str):
 
 
 def file_exists(path) -> bool:
-    """A file, a directory (XSUM releases) or a ``.source``/``.target`` prefix."""
-    return bool(path) and (os.path.exists(path) or os.path.isfile(f"{path}.source"))
+    """A file, a directory (XSUM releases), a ``.source``/``.target`` prefix, or a
+    pattern that matches a file (a UD release's treebanks of one language)."""
+    if not path:
+        return False
+    if set("*?[") & set(str(path)):
+        return bool(glob.glob(str(path)))
+    return os.path.exists(path) or os.path.isfile(f"{path}.source")
 
 
 def default_langs(task: str) -> List[str]:

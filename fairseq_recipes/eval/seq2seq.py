@@ -3,11 +3,16 @@
 A seed's run fine-tunes the whole model (``--arch recipes_seq2seq --seq2seq-from``) with
 the paper's settings: AdamW (0.9, 0.99), weight decay 0.1, dropout 0.1, learning rate
 warming up exponentially from 1e-7 to 5e-6 over 1000 updates then decaying linearly to
-1e-7 (``recipes_exponential_warmup``), 32 examples per batch, at most 200 epochs and 50k
-updates. mTOP keeps the checkpoint with the best validation SCIEM (generated with beam 3 at
+1e-7 at the 50k max updates (``recipes_exponential_warmup``), 32 examples per batch,
+training stopping at the first of 200 epochs and 50k updates (``paper.FINETUNE``'s rule),
+the embeddings trained unless ``--freeze-embeddings``
+(``paper.FINETUNE_FREEZE_EMBEDDINGS``). mTOP keeps the checkpoint with the best validation SCIEM (generated with beam 3 at
 each validation), XSUM the one with the best validation perplexity. Each test file is then
 decoded by ``fairseq-generate`` with beam 3 and scored against the file's own references:
-SCIEM per language (mTOP), ROUGE-1/2/L (XSUM).
+SCIEM per language (mTOP), ROUGE-1/2/L (XSUM). An mTOP hypothesis in the sentinel format
+is read in its pointer form (``--keep-sentinels``, H- lines) and each sentinel becomes the
+file's own word, exactly: as ids spell them, words can differ from the file's
+(SentencePiece's normalization, characters its model lacks).
 """
 
 import math
@@ -55,9 +60,27 @@ def task_args(args) -> list:
     return out
 
 
+def freeze_embeddings(args) -> bool:
+    """--[no-]freeze-embeddings, else the paper's reading for the task."""
+    chosen = getattr(args, "freeze_embeddings", None)
+    return paper.FINETUNE_FREEZE_EMBEDDINGS[args.task] if chosen is None else chosen
+
+
+def note_early_stop(task: str, s: dict, n_train: int) -> None:
+    """Say so when the epochs end training before the learning rate's decay ends (the
+    rule of paper.FINETUNE: the decay ends at the max updates)."""
+    updates = s["epochs"] * math.ceil(n_train / s["batch_size"])
+    if updates < s["max_updates"]:
+        print(f"{task}: {s['epochs']} epochs of {n_train:,} examples end training at "
+              f"update {updates:,}, before the learning rate's decay ends at "
+              f"{s['max_updates']:,}", flush=True)  # fmt: skip
+
+
 def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     spec, s = SEQ2SEQ_TASKS[args.task], settings(args)
-    total = min(s["max_updates"], s["epochs"] * math.ceil(n_train / s["batch_size"]))
+    # the decay's end (paper.FINETUNE's rule); --max-epoch may stop training first
+    total = s["max_updates"]
+    note_early_stop(args.task, s, n_train)
     out = [
         args.data, "--user-dir", PLUGIN, *task_args(args), "--valid-file", args.valid,
         "--arch", "recipes_seq2seq", "--seq2seq-from", args.checkpoint,
@@ -76,6 +99,8 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     ]  # fmt: skip
     if spec["maximize"]:
         out += ["--maximize-best-checkpoint-metric"]
+    if freeze_embeddings(args):
+        out += ["--freeze-embeddings"]
     if args.task == "mtop":
         out += ["--validate-by-generation", "--eval-beam", paper.SEQ2SEQ_FINETUNE_BEAM]
     if args.cpu:
@@ -83,18 +108,35 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     return [str(a) for a in out] + list(args.fairseq_args)
 
 
-_DETOKENIZED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
-
-
-def generated(output: str) -> dict:
-    """{example id: hypothesis text} of fairseq-generate's D- lines (the hypothesis as
-    text; H- lines hold its pieces), the best beam's."""
+def generated(output: str, kind: str = "D") -> dict:
+    """{example id: hypothesis} of fairseq-generate's D- lines (the hypothesis as text)
+    or H- lines (``kind="H"``: its pieces), the best beam's."""
+    line_of = re.compile(rf"^{kind}-(\d+)\t[^\t]*\t(.*)$")
     found = {}
     for line in output.splitlines():
-        match = _DETOKENIZED.match(line)
+        match = line_of.match(line)
         if match:  # lines of further beams (--nbest) follow the best
             found.setdefault(int(match.group(1)), match.group(2))
     return found
+
+
+def pointers(args) -> bool:
+    """Whether hypotheses are read in the pointer form (mTOP's sentinel format)."""
+    return args.task == "mtop" and args.target_format == "sentinels"
+
+
+def pointed_forms(args):
+    """``form(pieces, example)``: the logical form of an H- line's pieces, each sentinel
+    replaced by the example's own word."""
+    from ..tasks.semantic_parsing import SemanticParsingConfig, SemanticParsingTask
+
+    task = SemanticParsingTask.setup_task(
+        SemanticParsingConfig(data=str(args.data), target_format="sentinels")
+    )
+    d = task.dictionary
+    return lambda pieces, example: task.scored_text(
+        [d.index(symbol) for symbol in pieces.split()], None, words=example.words
+    )
 
 
 def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
@@ -103,8 +145,11 @@ def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
             "--beam", paper.SEQ2SEQ_FINETUNE_BEAM, "--batch-size", args.generate_batch_size,
             # targets were cut there in training: longer hypotheses cannot be better
             "--max-len-a", 0, "--max-len-b", args.max_target_tokens,
-            "--required-batch-size-multiple", 1,
-            "--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]  # fmt: skip
+            "--required-batch-size-multiple", 1]  # fmt: skip
+    if pointers(args):  # fairseq's scorer would see pointers, not forms: none here
+        argv += ["--keep-sentinels"]
+    else:
+        argv += ["--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]
     if args.cpu:
         argv += ["--cpu"]
     try:
@@ -113,13 +158,14 @@ def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
         )
     except RecipesError as err:
         raise RecipesError(f"{path}: {err}") from None
-    return generated(output)
+    return generated(output, "H" if pointers(args) else "D")
 
 
 def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) -> dict:
     """Decode and score every test file; ``read(path, lang)`` gives its examples and
     ``write(path, rows)`` saves the predictions."""
     (run_dir / "predictions").mkdir(exist_ok=True)
+    form = pointed_forms(args) if pointers(args) else None
     metrics = {}
     for lang, path in tests.items():
         examples = read(path, lang)
@@ -130,6 +176,8 @@ def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) ->
                 f"{len(hypotheses)}"
             )
         predicted = [hypotheses[i] for i in range(len(examples))]
+        if form is not None:
+            predicted = [form(p, e) for p, e in zip(predicted, examples)]
         if args.task == "mtop":
             references = [e.logical_form for e in examples]
             metrics[lang] = {"sciem": sciem(references, predicted)}

@@ -9,6 +9,13 @@ two-stage model a plain one: no warm start (``--init-encoder-from``) and no froz
 encoder unless ``--freeze-encoder-updates`` is given. The copied options are recorded in
 this model's arguments, so the fine-tuned checkpoint loads without the pre-trained one
 (``fairseq-generate --path``).
+
+``--freeze-embeddings`` keeps the embedding layer fixed: the token and position
+embeddings of the encoder and the decoder (not the paper's setting for seq2seq tasks,
+``paper.FINETUNE_FREEZE_EMBEDDINGS``). An output projection that is the token embedding
+matrix (``bart_12eNd`` shares them) is frozen with it; an untied one (two-stage models)
+trains. Frozen weights are left out of the optimizer, which fairseq builds from the
+parameters that require gradients.
 """
 
 import argparse
@@ -54,6 +61,10 @@ class PretrainedSeq2Seq(BARTModel):
             help="two-stage models: keep the encoder frozen for the first N updates of "
             "fine-tuning (-1: throughout; default 0: never)",
         )  # fmt: skip
+        parser.add_argument(
+            "--freeze-embeddings", action="store_true",
+            help="keep the token and position embeddings of encoder and decoder fixed",
+        )  # fmt: skip
 
     @classmethod
     def build_model(cls, args, task):
@@ -83,7 +94,17 @@ class PretrainedSeq2Seq(BARTModel):
                 state, args.seq2seq_from, task.source_dictionary, rows
             )
             _load(model, state["model"], args.seq2seq_from)
+        if getattr(args, "freeze_embeddings", False):
+            freeze_embeddings(model)
         return model
+
+
+def freeze_embeddings(model) -> None:
+    """No gradient for the token and position embeddings of encoder and decoder."""
+    for stack in (model.encoder, model.decoder):
+        for module in (stack.embed_tokens, getattr(stack, "embed_positions", None)):
+            if module is not None:
+                module.weight.requires_grad = False
 
 
 def _copy_options(source, args, path) -> None:

@@ -87,7 +87,7 @@ class Config:
 
     def finetune_options(self, task: str) -> List[str]:
         merged = {**self.finetune, **self.finetune_by_task.get(task, {})}
-        return as_options(merged)
+        return as_options(merged, negatable={"freeze_embeddings"})
 
 
 def _env_value(value) -> str:
@@ -96,15 +96,18 @@ def _env_value(value) -> str:
     return str(value)
 
 
-def as_options(values: dict) -> List[str]:
-    """``{"max_updates": 60, "cpu": True}`` -> ``["--max-updates", "60", "--cpu"]``."""
+def as_options(values: dict, negatable=frozenset()) -> List[str]:
+    """``{"max_updates": 60, "cpu": True}`` -> ``["--max-updates", "60", "--cpu"]``; false
+    is the flag's absence, or ``--no-FLAG`` for a ``negatable`` key (its default is not
+    false)."""
     out = []
     for key, value in values.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
             out.append(flag)
         elif value is False:
-            continue
+            if key in negatable:
+                out.append("--no-" + flag[2:])
         elif isinstance(value, list):
             out += [flag, *map(str, value)]
         else:

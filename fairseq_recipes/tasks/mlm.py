@@ -1,16 +1,17 @@
 """XLM-R style masked language modelling over packed multilingual blocks.
 
 The masking is fairseq's ``MaskTokensDataset`` (15% of positions; of those 80% ``<mask>``,
-10% a random token, 10% unchanged; seeded by (seed, epoch, index)), and the loss is
-fairseq's ``masked_lm`` criterion (selected positions only): the paper's encoder objective
-is XLM-R's, so we reuse fairseq's implementation rather than write another.
+10% a random token, 10% unchanged; seeded by (seed, epoch, index)), with its random
+token drawn from text pieces only, never ``<mask>``, ``[DOC]`` or a word sentinel
+(``data/mlm_masking.py``), and the loss is fairseq's ``masked_lm`` criterion (selected
+positions only): the paper's encoder objective is XLM-R's, so we reuse fairseq's
+implementation rather than write another.
 """
 
 from dataclasses import dataclass, field
 
 from fairseq.data import (
     IdDataset,
-    MaskTokensDataset,
     NestedDictionaryDataset,
     NumelDataset,
     NumSamplesDataset,
@@ -20,6 +21,8 @@ from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig
 
 from .. import paper
+from ..data.mlm_masking import TextReplacementMaskTokensDataset
+from ..data.vocab import EXTRA_SYMBOLS
 from .multilingual_blocks import MultilingualBlocksTask, MultilingualDataConfig
 
 
@@ -47,7 +50,7 @@ class MultilingualMLMTask(MultilingualBlocksTask):
 
     def build_noised_dataset(self, blocks, split):
         pad = self.dictionary.pad()
-        src, tgt = MaskTokensDataset.apply_mask(
+        src, tgt = TextReplacementMaskTokensDataset.apply_mask(
             blocks,
             self.dictionary,
             pad_idx=pad,
@@ -56,6 +59,7 @@ class MultilingualMLMTask(MultilingualBlocksTask):
             mask_prob=self.cfg.mask_prob,
             leave_unmasked_prob=self.cfg.leave_unmasked_prob,
             random_token_prob=self.cfg.random_token_prob,
+            not_replacements=[self.dictionary.index(s) for s in EXTRA_SYMBOLS],
         )
         return NestedDictionaryDataset(
             {

@@ -5,9 +5,18 @@ word sentinel and the target names slot words by their sentinels, so the model p
 input words instead of spelling them (``data/finetune/sentinels.py``). ``words``: the plain
 format, the input as is and the target with its words. Either way the metric is SCIEM on
 forms with words: fairseq-generate prints and scores hypotheses and references with the
-sentinels mapped back to the words of their input.
+sentinels mapped back to the words of their input, as the input's ids spell them.
+
+Ids spell a word as the pre-training SentencePiece model does: normalized (NFKC: a
+precomposed ``ज़``, U+095B, becomes ``ज`` and a nukta) and with ``⁇`` for characters it
+lacks (Thai, for a model trained on none). A pointer names the input's word exactly, so
+where the exact words matter (``recipes-finetune``'s scores) they come from the file:
+``--keep-sentinels`` makes fairseq-generate print the pointer form (H- lines: pieces and
+``<wi>`` symbols), which ``scored_text(..., words=example.words)`` turns into the form
+with the file's words.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import List
 
@@ -26,6 +35,24 @@ from ..scoring.sciem import sciem
 from .seq2seq_finetune import Seq2SeqFinetuneConfig, Seq2SeqFinetuneTask
 
 TARGET_FORMAT_CHOICES = ChoiceEnum(["sentinels", "words"])
+_SENTINEL_SYMBOL = re.compile(r"(<w\d+>)")
+
+
+class _SpacedSentinels:
+    """Decoding that keeps each sentinel a word of its own, as --keep-sentinels prints
+    them (``[SL:X <w5> ]``; SentencePiece alone glues them: ``[SL:X<w5> ]``)."""
+
+    def __init__(self, bpe):
+        self.bpe = bpe
+
+    def encode(self, x: str) -> str:
+        return self.bpe.encode(x)
+
+    def decode(self, x: str) -> str:
+        return " ".join(_SENTINEL_SYMBOL.sub(r" \1 ", self.bpe.decode(x)).split())
+
+    def is_beginning_of_word(self, x: str) -> bool:
+        return self.bpe.is_beginning_of_word(x)
 
 
 @dataclass
@@ -34,6 +61,12 @@ class SemanticParsingConfig(Seq2SeqFinetuneConfig):
         default="sentinels",
         metadata={"help": "sentinels: the target points at input words through word "
                   "sentinels; words: the target spells its words"},  # fmt: skip
+    )
+    keep_sentinels: bool = field(
+        default=False,
+        metadata={"help": "fairseq-generate: print hypotheses and targets in the "
+                  "pointer form (<wi> kept), to be mapped to the exact input words "
+                  "(recipes-finetune does); default: the words the input's ids spell"},  # fmt: skip
     )
 
 
@@ -118,15 +151,24 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
                 current.append(i)
         return [self.encoder.decode(words.get(k, [])) for k in range(len(words))]
 
-    def scored_text(self, tokens, source_tokens) -> str:
+    def scored_text(self, tokens, source_tokens, words=None) -> str:
+        """The form of target ids; a sentinel becomes its input word: ``words[i]`` (the
+        file's, exact) when given, else as ``source_tokens`` spell it."""
         text = self._decode(tokens)
         if not self.sentinels:
             return text
-        return from_sentinels(text, self.source_words(source_tokens))
+        if words is None:
+            words = self.source_words(source_tokens)
+        return from_sentinels(text, words)
+
+    def build_bpe(self, args):
+        bpe = super().build_bpe(args)
+        return _SpacedSentinels(bpe) if self.cfg.keep_sentinels else bpe
 
     def readable(self, hypos, sample):
-        """Hypotheses and target with words in place of sentinels (fairseq-generate)."""
-        if not self.sentinels:
+        """Hypotheses and target with words in place of sentinels (fairseq-generate),
+        unless --keep-sentinels."""
+        if not self.sentinels or self.cfg.keep_sentinels:
             return hypos
         pad, eos = self.dictionary.pad(), self.dictionary.eos()
         sources = [s[s.ne(pad)] for s in sample["net_input"]["src_tokens"]]

@@ -53,7 +53,14 @@ def test_rows_carry_layers_updates_and_stages(tables):
     assert [round(p["tu"], 1) for p in unfrz["phases"]] == [5.0, 3.0, 3.0]
     recipe1 = rows["bart-12e12d+mlm"]
     assert [p["stage"] for p in recipe1["phases"]] == ["bart-12e12d", "bart-12e12d+mlm"]
-    assert (recipe1["encoder_updates"], recipe1["decoder_updates"]) == (600_000, 0)
+    # as the paper prints it: the decoder of the stage it starts from (12 layers, 500k
+    # updates), its encoder's 500k + 100k updates, and the TU exact
+    assert (recipe1["encoder_layers"], recipe1["decoder_layers"]) == (12, 12)
+    assert (recipe1["encoder_updates"], recipe1["decoder_updates"]) == (600_000, 500_000)
+    assert recipe1["encoder_frozen_updates"] == 0
+    assert [round(p["tu"], 1) for p in recipe1["phases"]] == [10.0, 1.0]
+    roberta = rows["roberta-12e"]  # an encoder with no seq2seq stage behind it has none
+    assert (roberta["decoder_layers"], roberta["decoder_updates"]) == (0, 0)
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
@@ -69,6 +76,10 @@ def test_printed_tables_show_the_papers_figures(fmt):
                             ("recipe 2, unfrozen", "5.0 + 3.0 + 3.0", 11.0)]:  # fmt: skip
         (row,) = [line for line in lines if line.strip("| ").startswith(way + " ")]
         assert f"{stages} " in row and f" {tu:.1f} " in row
+    (row,) = [line for line in lines if line.strip("| ").startswith("bart-12e12d+mlm ")]
+    cells = row.strip("| ").split("|") if fmt == "markdown" else row.split()
+    assert [c.strip() for c in cells[:6]] == ["bart-12e12d+mlm", "12", "12", "600k",
+                                              "500k", "-"]  # fmt: skip
     if fmt == "markdown":
         assert sum(line.startswith("| ") for line in lines) == 2 + 10 + 5
 

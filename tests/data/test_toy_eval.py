@@ -196,7 +196,9 @@ def test_mtop_forms_round_trip_over_the_input_words(data):
         for line in lines:
             utterance, tokens = line.split("\t")[3], json.loads(line.split("\t")[7])
             for word, span in zip(tokens["tokens"], tokens["tokenSpans"]):
-                assert utterance[span["start"] : span["start"] + span["length"]] == word
+                # UTF-8 byte offsets, as in the released files
+                start, end = span["start"], span["start"] + span["length"]
+                assert utterance.encode("utf-8")[start:end] == word.encode("utf-8")
         assert ids in (None, [line.split("\t")[0] for line in lines])  # parallel
         ids = [line.split("\t")[0] for line in lines]
 

@@ -5,7 +5,7 @@ import json
 import sys
 
 import pytest
-from helpers import ROOT, run, shared_data
+from helpers import ROOT, run, shared_data, ud_release
 
 from fairseq_recipes import paper
 
@@ -16,8 +16,13 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
     if root is None:
         pytest.skip("../shared/data is not present")
     out = tmp_path / "out"
+    # UDPOS: a release with a second, test-only English treebank and an Arabic one
+    # without word forms (helpers.ud_release), merged as XTREME merges them
+    eval_data = (
+        ud_release(tmp_path / "ud", root / "ud") if task == "udpos" else root / folder
+    )
     env = {"ENCODER": smoke("roberta-12e")[0] / "checkpoint_last.pt", "DATA": data_bin,
-           "EVAL_DATA": root / folder, "OUTPUT": out, "SEEDS": 1, "SMOKE": 1,
+           "EVAL_DATA": eval_data, "OUTPUT": out, "SEEDS": 1, "SMOKE": 1,
            "PYTHON": sys.executable,
            # the samples' English training set lacks labels other languages use
            "MAP_UNKNOWN_LABELS_TO": "O" if task == "wikiann" else "X"}  # fmt: skip
@@ -26,7 +31,12 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
     metrics = json.loads((out / "seed1" / "metrics.json").read_text())
     assert sorted(metrics["languages"]) == sorted(paper.LANGUAGES)
     assert all(0 <= m["f1"] <= 100 for m in metrics["languages"].values())
-    assert (out / "finetune.log").read_text().count("[finetune") == 1
+    log = (out / "finetune.log").read_text()
+    assert log.count("[finetune") == 1
+    if task == "udpos":
+        predicted = (out / "seed1" / "predictions" / "en.tsv").read_text()
+        assert predicted.count("\n\n") == 800  # English-Copy's 400 and EWT's 400
+        assert "ar_formless-ud-test.conllu: no word forms" in log
 
 
 def test_script_without_encoder_is_a_one_line_error(tmp_path):

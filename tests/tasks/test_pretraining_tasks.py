@@ -1,5 +1,7 @@
 """Batches of both pre-training tasks, against the packed blocks they come from."""
 
+import math
+
 import pytest
 import torch
 from fairseq.data import data_utils
@@ -106,3 +108,61 @@ def test_doc_separator_in_dictionary(data_bin):
     task = _task(data_bin, "recipes_mlm")
     assert task.dictionary[task.doc_sep_idx] == DOC_SEP
     assert task.dictionary.index("<mask>") == task.mask_idx
+
+
+def _drawn(cls, blocks, d, mask_idx, **kw):
+    """The tokens at selected positions when every selected token is replaced by a
+    random one (random_token_prob 1): all of them random draws."""
+    drawn = []
+    for seed in (1, 2, 3):
+        settings = dict(pad_idx=d.pad(), mask_idx=mask_idx, seed=seed, mask_prob=0.5,
+                        leave_unmasked_prob=0.0, random_token_prob=1.0, **kw)  # fmt: skip
+        src = cls(blocks, d, return_masked_tokens=False, **settings)
+        tgt = cls(blocks, d, return_masked_tokens=True, **settings)
+        for i in range(len(blocks)):
+            drawn += src[i][tgt[i].ne(d.pad())].tolist()
+    return drawn
+
+
+def test_mlm_random_replacements_are_words(data_bin):
+    """BERT's 10% random tokens: fairseq's MaskTokensDataset draws <mask>, [DOC] and the
+    word sentinels too (it excludes only its four specials); the task draws text pieces
+    only, each as likely."""
+    from collections import Counter
+
+    from fairseq.data import MaskTokensDataset
+
+    from fairseq_recipes.data.mlm_masking import TextReplacementMaskTokensDataset
+    from fairseq_recipes.data.vocab import EXTRA_SYMBOLS
+
+    task = _task(data_bin, "recipes_mlm")
+    d = task.dictionary
+    excluded = {d.index(s) for s in EXTRA_SYMBOLS}
+    assert len(excluded) == 258
+    blocks = [b for lang in task.langs for b in _blocks(task, data_bin, lang, "valid")]
+    stock = _drawn(MaskTokensDataset, blocks, d, task.mask_idx)
+    ours = _drawn(TextReplacementMaskTokensDataset, blocks, d, task.mask_idx,
+                  not_replacements=sorted(excluded))  # fmt: skip
+    assert len(stock) == len(ours) > 5000  # the same positions are selected
+    share = len(excluded) / (len(d) - d.nspecial)
+    expected = share * len(stock)
+    hits = sum(t in excluded for t in stock)
+    assert abs(hits - expected) < 5 * (expected * (1 - share)) ** 0.5 and hits > 0
+    assert not any(t in excluded or t < d.nspecial for t in ours)
+    # uniform over the text pieces: as many distinct pieces as uniform draws give, and
+    # none drawn far more often than the others
+    counts = Counter(ours)
+    text_pieces = len(d) - d.nspecial - len(excluded)
+    mean = len(ours) / text_pieces
+    distinct = text_pieces * (1 - math.exp(-mean))
+    assert abs(len(counts) - distinct) < 0.05 * distinct
+    assert max(counts.values()) < mean + 6 * mean**0.5 + 3
+    # and the task masks with it
+    task = _task(data_bin, "recipes_mlm", "--mask-prob", "0.5", "--random-token-prob",
+                 "1.0", "--leave-unmasked-prob", "0")  # fmt: skip
+    task.load_dataset("valid")
+    ds = task.dataset("valid")
+    batch = ds.collater([ds[i] for i in range(len(ds))])
+    src, tgt = batch["net_input"]["src_tokens"], batch["target"]
+    drawn = src[tgt.ne(d.pad())].tolist()
+    assert len(drawn) > 1000 and not any(t in excluded for t in drawn)

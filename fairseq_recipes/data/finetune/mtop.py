@@ -2,9 +2,13 @@
 
 One utterance per line, eight tab-separated columns and no header: id, intent, slot
 spans, utterance, domain, locale, the decoupled logical form, and a JSON object whose
-``tokens`` are the utterance's words (``tokenSpans`` their character offsets). The model
-reads the space-joined ``tokens`` and writes the decoupled form, in which only the words
-of slots remain between the ``[IN:...`` / ``[SL:...`` and ``]`` brackets.
+``tokens`` are the utterance's words and ``tokenSpans`` their places in the utterance as
+UTF-8 *byte* offsets (``{"start": s, "length": n}``, as the slot spans are; in the
+released files they are bytes, which differ from characters in every language but
+English). A token that is not the bytes its span names is an error. The model reads the
+space-joined ``tokens`` and writes the decoupled form, in which only the words of slots
+remain between the ``[IN:...`` / ``[SL:...`` and ``]`` brackets; those words are not
+always the utterance's (another case, spelling or inflection: ``WhatsApp``, ``Whatsapp``).
 """
 
 import json
@@ -48,7 +52,7 @@ def check_brackets(form: str, where: str) -> None:
         raise ReaderError(f"{where}: logical form does not start with a [IN: node")
 
 
-def _tokens(field: str, where: str) -> Tuple[str, ...]:
+def _tokens(field: str, utterance: str, where: str) -> Tuple[str, ...]:
     try:
         data = json.loads(field)
     except ValueError as err:
@@ -58,7 +62,27 @@ def _tokens(field: str, where: str) -> Tuple[str, ...]:
         raise ReaderError(f"{where}: tokens JSON has no list of strings 'tokens'")
     if not tokens or any(not t.strip() or len(t.split()) != 1 for t in tokens):
         raise ReaderError(f"{where}: tokens must be non-empty words without spaces")
+    spans = data.get("tokenSpans")
+    if spans is not None:
+        _check_spans(tokens, spans, utterance.encode("utf-8"), where)
     return tuple(tokens)
+
+
+def _check_spans(tokens, spans, utterance: bytes, where: str) -> None:
+    if not isinstance(spans, list) or len(spans) != len(tokens):
+        raise ReaderError(f"{where}: tokenSpans is not a list of one span per token")
+    for i, (token, span) in enumerate(zip(tokens, spans), start=1):
+        try:
+            start, length = int(span["start"]), int(span["length"])
+        except (TypeError, KeyError, ValueError):
+            raise ReaderError(
+                f"{where}: tokenSpans {i} has no start and length"
+            ) from None
+        if utterance[start : start + length] != token.encode("utf-8"):
+            raise ReaderError(
+                f"{where}: token {i} {token!r} is not bytes {start}-{start + length} of "
+                "the utterance (tokenSpans are UTF-8 byte offsets)"
+            )
 
 
 def language_of(path) -> str:
@@ -82,5 +106,6 @@ def read_mtop(path, lang: Optional[str] = None) -> List[ParsedUtterance]:
         row = dict(zip(COLUMNS, fields))
         form = " ".join(row["decoupled"].split())
         check_brackets(form, where)
-        examples.append(ParsedUtterance(_tokens(row["tokens"], where), form, lang, where))
+        words = _tokens(row["tokens"], row["utterance"], where)
+        examples.append(ParsedUtterance(words, form, lang, where))
     return examples

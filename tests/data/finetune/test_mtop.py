@@ -1,13 +1,16 @@
 """mTOP reader on files in the released eight-column format, its one-line errors, and the
 word-sentinel conversion round-tripping every example."""
 
+import json
+
 import pytest
-from helpers import mtop_line
+from helpers import mtop_line, shared_data
 
 from fairseq_recipes.data.finetune.examples import ReaderError
 from fairseq_recipes.data.finetune.mtop import read_mtop
 from fairseq_recipes.data.finetune.sentinels import from_sentinels, to_sentinels
 from fairseq_recipes.data.vocab import WORD_SENTINELS
+from fairseq_recipes.scoring.sciem import sciem
 
 #: (words, decoupled form) as mTOP writes them: nested intents, repeated words, a word
 #: the utterance lacks (the form spells it), Devanagari
@@ -90,3 +93,79 @@ def test_too_many_words_for_the_sentinels():
     words = [f"w{i}" for i in range(len(WORD_SENTINELS) + 1)]
     with pytest.raises(ValueError, match="more than the 256 word sentinels"):
         to_sentinels(words, "[IN:X ]")
+
+
+# ---- the released files: ../shared/data/mtop (first 200 records of MTOP v2) ----------
+REAL = [(lang, split) for lang in ("en", "de", "es", "fr", "hi", "th")
+        for split in ("test", "eval")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real_mtop():
+    root = shared_data()
+    if root is None:
+        pytest.skip("../shared/data is not present")
+    return root / "mtop"
+
+
+def test_every_released_record_reads(real_mtop):
+    for lang, split in REAL:
+        path = real_mtop / lang / f"{split}.txt"
+        examples = read_mtop(path)
+        assert len(examples) == 200 and {e.lang for e in examples} == {lang}
+        rows = [line.split("\t") for line in path.read_text("utf-8").splitlines()]
+        assert [e.words for e in examples] == [
+            tuple(json.loads(r[7])["tokens"]) for r in rows
+        ]
+        assert [e.logical_form for e in examples] == [
+            " ".join(r[6].split()) for r in rows
+        ]
+
+
+def test_token_spans_are_utf8_bytes_as_released(real_mtop, tmp_path):
+    line = (real_mtop / "hi" / "test.txt").read_text("utf-8").splitlines()[0]
+    fields = line.split("\t")
+    data = json.loads(fields[7])
+    # the released spans name bytes of the utterance; as characters they miss
+    utterance = fields[3]
+    spans = []
+    for token in data["tokens"]:
+        start = utterance.index(token, spans[-1]["start"] + 1 if spans else 0)
+        spans.append({"start": start, "length": len(token)})
+    assert spans != data["tokenSpans"]
+    fields[7] = json.dumps({"tokens": data["tokens"], "tokenSpans": spans})
+    path = _write(tmp_path / "hi" / "test.txt", ["\t".join(fields)])
+    with pytest.raises(
+        ReaderError, match=rf"^{path}:1: token 1 .* is not bytes 0-4 .*UTF-8"
+    ):
+        read_mtop(path)
+
+
+def test_sentinels_round_trip_every_released_record(real_mtop):
+    pointed = spelled = 0
+    for lang, split in REAL:
+        for example in read_mtop(real_mtop / lang / f"{split}.txt"):
+            form = to_sentinels(example.words, example.logical_form)
+            assert from_sentinels(form, example.words) == example.logical_form
+            for token in form.split():
+                if token in WORD_SENTINELS:
+                    pointed += 1
+                elif not token.startswith("[") and token != "]":
+                    spelled += 1  # the form's word is not the utterance's
+                    assert token not in example.words
+    # the forms mostly copy the utterance's words: WhatsApp / Whatsapp, Mamá / mamá
+    assert pointed > 100 * spelled > 0  # 7,730 and 44
+
+
+def test_sciem_on_the_released_forms(real_mtop):
+    forms = [e.logical_form for e in read_mtop(real_mtop / "fr" / "test.txt")]
+    assert sciem(forms, forms) == 100.0
+    # case and whitespace do not count, anything else does
+    assert sciem(forms, [f.upper().replace(" ", "  ") for f in forms]) == 100.0
+    assert sciem(forms, [f.replace(" ]", "]") for f in forms]) == 100.0
+    wrong = [f.replace("[SL:", "[SL:X", 1) if i % 4 == 0 else f
+             for i, f in enumerate(forms)]  # fmt: skip
+    changed = sum(a != b for a, b in zip(forms, wrong))
+    assert changed > 0 and sciem(forms, wrong) == pytest.approx(
+        100.0 * (len(forms) - changed) / len(forms)
+    )

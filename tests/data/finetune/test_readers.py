@@ -121,6 +121,99 @@ def test_conllu_fused_form_replaces_its_words_as_xtreme_does(tmp_path):
     assert first.lang == "fr" and first.source == f"{path}:3"
 
 
+def _conllu(rows):
+    """CoNLL-U text of sentences given as (ID, FORM, UPOS, HEAD, DEPS) rows."""
+    out = []
+    for sentence in rows:
+        for ident, form, tag, head, deps in sentence:
+            out.append(f"{ident}\t{form}\t_\t{tag}\t_\t_\t{head}\t_\t{deps}\t_")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def test_fused_form_head_counts_the_enhanced_heads_as_xtreme_does(tmp_path):
+    # ud-conversion-tools builds one graph of the basic and the enhanced (DEPS) heads:
+    # "I" is also the subject of "leave" (xsubj), so it has more ancestors than "'m"
+    path = tmp_path / "en_toy-ud-test.conllu"
+    path.write_text(_conllu([[
+        ("1-2", "I'm", "_", "_", "_"),
+        ("1", "I", "PRON", "3", "3:nsubj|5:nsubj:xsubj"),
+        ("2", "'m", "AUX", "3", "3:aux"),
+        ("3", "going", "VERB", "0", "0:root"),
+        ("4", "to", "PART", "5", "5:mark"),
+        ("5", "leave", "VERB", "3", "3:xcomp"),
+    ]]), encoding="utf-8")  # fmt: skip
+    (sentence,) = udpos.read_conllu(path)
+    assert sentence.words == ("I'm", "going", "to", "leave")
+    assert sentence.tags == ("AUX", "VERB", "PART", "VERB")
+    # without the enhanced edge the two tie and the precedence list puts PRON first
+    path.write_text(path.read_text().replace("|5:nsubj:xsubj", ""), encoding="utf-8")
+    assert udpos.read_conllu(path)[0].tags[0] == "PRON"
+
+
+def test_sentences_without_forms_are_dropped_as_xtreme_drops_them(tmp_path, capsys):
+    def sentence(*forms):
+        return [(str(i), f, "NOUN", "0" if i == 1 else "1", "_")
+                for i, f in enumerate(forms, start=1)]  # fmt: skip
+
+    path = tmp_path / "en_toy-ud-test.conllu"
+    path.write_text(_conllu([sentence("_", "_", "c"),  # all but one withheld: dropped
+                             sentence("a", "_", "c"),  # kept, "_" and all
+                             sentence("_"),            # dropped
+                             sentence("a")]), encoding="utf-8")  # fmt: skip
+    kept = udpos.read_conllu(path)
+    assert [s.words for s in kept] == [("a", "_", "c"), ("a",)]
+    assert "2 of 4 sentences without word forms dropped" in capsys.readouterr().err
+
+
+def test_a_pattern_merges_every_treebank_in_file_name_order(tmp_path, capsys):
+    def treebank(folder, name, words):
+        path = tmp_path / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_conllu([[("1", w, "NOUN", "0", "_")] for w in words]))
+        return path
+
+    # folders sort the other way round: XTREME reads in file-name order
+    treebank("UD_Xx-Zed", "xx_aaa-ud-test.conllu", ["a1", "a2"])
+    treebank("UD_Xx-Yak", "xx_bbb-ud-test.conllu", ["b1"])
+    treebank("UD_Xx-Big", "xx_big-ud-train-a-1.conllu", ["t1"])  # split train files
+    treebank("UD_Xx-Big", "xx_big-ud-train-a-2.conllu", ["t2"])
+    formless = treebank("UD_Xx-Nyu", "xx_nyu-ud-test.conllu", ["_", "_"])
+    test = udpos.treebank_pattern(tmp_path, "xx", "test")
+    merged = udpos.read_conllu(test)
+    assert [s.words[0] for s in merged] == ["a1", "a2", "b1"]
+    assert {s.lang for s in merged} == {"xx"}
+    assert capsys.readouterr().err.strip() == (
+        f"notice: {formless}: no word forms (all 2 sentences withhold their text): "
+        "treebank skipped"
+    )
+    train = udpos.read_conllu(udpos.treebank_pattern(tmp_path, "xx", "train"))
+    assert [s.words[0] for s in train] == ["t1", "t2"]
+    # a language whose treebanks all withhold their forms is an error naming it
+    with pytest.raises(ReaderError, match=r"no yy sentence with word forms .*skipped: "):
+        treebank("UD_Yy-Nyu", "yy_nyu-ud-test.conllu", ["_"])
+        udpos.read_conllu(udpos.treebank_pattern(tmp_path, "yy", "test"))
+    with pytest.raises(ReaderError, match="no CoNLL-U file matches"):
+        udpos.read_conllu(udpos.treebank_pattern(tmp_path, "zz", "test"))
+
+
+def test_a_tie_outside_the_precedence_list_skips_the_file_as_xtreme_lacks_it(
+    tmp_path, capsys
+):
+    # ud-conversion-tools stops on a file where the words of a multiword token tie on
+    # depth and a tag is missing from its list (es: VERB AUX PRON ADP DET)
+    good = tmp_path / "UD_Spanish-A" / "es_a-ud-test.conllu"
+    good.parent.mkdir()
+    good.write_text(_conllu([[("1", "casa", "NOUN", "0", "_")]]))
+    stops = tmp_path / "UD_Spanish-B" / "es_b-ud-test.conllu"
+    stops.parent.mkdir()
+    stops.write_text(_conllu([[("1-2", "xy", "_", "_", "_"), ("1", "x", "NOUN", "3", "_"),
+                               ("2", "y", "ADP", "3", "_"), ("3", "z", "VERB", "0", "_")]]))  # fmt: skip
+    merged = udpos.read_conllu(udpos.treebank_pattern(tmp_path, "es", "test"))
+    assert [s.words for s in merged] == [("casa",)]
+    assert "ud-conversion-tools stops at line 1" in capsys.readouterr().err
+
+
 def test_conllu_and_two_column_errors(tmp_path):
     bad = tmp_path / "en_x-ud-test.conllu"
     bad.write_text("1\tA\ta\tNOUNX\t_\t_\t0\troot\t_\t_\n", encoding="utf-8")
