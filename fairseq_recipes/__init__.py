@@ -17,9 +17,15 @@ import warnings
 warnings.filterwarnings("ignore", category=FutureWarning, module="fairscale")
 
 if os.environ.get("FAIRSEQ_RECIPES_LIGHT") != "1":
+    from .compat import import_logging
+
+    _logging = import_logging.snapshot()  # importing fairseq's models may change it
+
     from . import compat, errors
 
     compat.install()
     errors.install()
 
     from . import criterions, models, optim, scoring, tasks  # noqa: F401  (register)
+
+    import_logging.restore(_logging)

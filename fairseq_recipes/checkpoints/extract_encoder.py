@@ -16,11 +16,12 @@ Also callable from Python: :func:`extract_encoder`.
 import argparse
 import dataclasses
 import os
-import sys
 from argparse import Namespace
 
 import torch
 
+from ..atomic_files import atomic_write
+from ..cli import command
 from ..errors import RecipesError
 from . import encoder_state
 
@@ -123,18 +124,14 @@ def extract_encoder(source, output, seed: int = 1, overwrite: bool = False) -> d
         "last_optimizer_state": None,
     }
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tmp = f"{output}.tmp{os.getpid()}"
-    try:
-        torch.save(new_state, tmp)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(output, "wb") as f:
+        torch.save(new_state, f)
     layers = {k.split(".")[1] for k in weights if k.startswith("layers.")}
     return {"encoder_tensors": len(weights), "layers": len(layers), "vocab": embed.shape[0],
             "embed_dim": embed.shape[1]}  # fmt: skip
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="recipes-extract-encoder",
@@ -155,11 +152,7 @@ def cli_main(argv=None) -> None:
     args = parser.parse_args(argv)
     import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
 
-    try:
-        summary = extract_encoder(args.input, args.output, args.seed, args.overwrite)
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    summary = extract_encoder(args.input, args.output, args.seed, args.overwrite)
     print(
         f"wrote {args.output}: encoder of {args.input} ({summary['layers']} layers, "
         f"width {summary['embed_dim']}, vocabulary {summary['vocab']}), untied MLM head"

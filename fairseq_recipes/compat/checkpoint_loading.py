@@ -10,7 +10,10 @@ while it builds models, whichever task does the building.
 """
 
 import functools
+import os
 import threading
+
+from ..errors import RecipesError
 
 _state = threading.local()
 
@@ -23,6 +26,11 @@ def loading_checkpoint() -> bool:
 def _patched(original):
     @functools.wraps(original)
     def load_model_ensemble_and_task(*args, **kwargs):
+        filenames = args[0] if args else kwargs.get("filenames", [])
+        for filename in filenames or []:
+            if not os.path.isfile(filename) and "://" not in str(filename):
+                # fairseq's IOError("Model file not found") ends in a traceback
+                raise RecipesError(f"{filename}: no such checkpoint file (--path)")
         _state.depth = getattr(_state, "depth", 0) + 1
         try:
             return original(*args, **kwargs)

@@ -6,8 +6,11 @@ meters, so resuming, ``fairseq-generate`` and ``fairseq-validate`` fail with
 ``Unsupported global``; so does resuming on several ranks, where rank 0 broadcasts the
 checkpoint to the others through ``torch.save`` / ``torch.load``. Rather than turning
 weights-only loading off, we allowlist exactly the classes fairseq's own checkpoints (and
-that broadcast) contain; any other global is still refused, and the
-refusal is re-raised as a one-line error naming the file and the offending global.
+that broadcast) contain; any other global is still refused. Every way torch reports a
+refusal (a blocked module, a global not allowlisted, an unsupported opcode, a legacy .tar
+file) becomes one line naming the file and what was refused, never torch's advice to load
+with ``weights_only=False``; an empty, truncated or foreign file becomes one line saying
+what it looks like (:class:`DamagedCheckpointError`).
 """
 
 import argparse
@@ -20,10 +23,12 @@ import typing
 
 import torch
 
+from ..errors import RecipesError
+
 logger = logging.getLogger(__name__)
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(RecipesError, pickle.UnpicklingError):
     """A checkpoint pickles a global that is not a known fairseq checkpoint class."""
 
 
@@ -93,20 +98,76 @@ def _numpy_scalars() -> list:
     return [scalar, np.dtype, *dtypes]
 
 
-_UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+class DamagedCheckpointError(RecipesError):
+    """A checkpoint file that cannot be read: empty, truncated, or not a torch file."""
 
 
-def _explain(path, err: Exception):
-    """The one-line refusal for a disallowed global, or None for any other failure (a
-    truncated or non-torch file), which keeps its own error."""
-    found = _UNSUPPORTED.search(str(err))
-    if not found:
+# the text torch wraps around the weights-only unpickler's own reason, which suggests
+# loading with weights_only=False: the one thing a user must not do with such a file
+_WEIGHTS_ONLY = "Weights only load failed"
+_CORE = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\n\n|$)", re.S)
+
+
+def weights_only_reason(err: Exception):
+    """The unpickler's reason for refusing, in one sentence, or None when ``err`` is not
+    a weights-only refusal."""
+    text = str(err)
+    if _WEIGHTS_ONLY not in text and "weights_only" not in text:
         return None
-    return UnsafeCheckpointError(
-        f"{path}: refused to load checkpoint: it pickles {found.group(1)}, which is not "
-        "a fairseq checkpoint class (weights-only loading; see "
-        "fairseq_recipes/compat/safe_checkpoints.py)"
+    found = _CORE.search(text)
+    if found and found.group(1).strip():
+        core = found.group(1)
+    else:  # the reason is the paragraph between torch's preamble and its pointer
+        parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+        parts = [
+            p for p in parts
+            if not p.startswith((_WEIGHTS_ONLY, "Check the documentation", "Please file"))
+        ]  # fmt: skip
+        core = parts[0] if parts else "it is not a fairseq checkpoint"
+    if "legacy .tar format" in text:
+        core = (
+            "it is in torch's legacy .tar format, which weights-only loading cannot read"
+        )
+    # keep the first sentence: the rest advises allowlisting or weights_only=False
+    core = " ".join(core.split())
+    core = re.split(r"(?<=\.)\s+(?=Please|Re-running|Check|Alternatively)", core)[0]
+    return core.rstrip(".")
+
+
+def refusal(path, err: Exception):
+    """The one-line refusal for a weights-only failure, or None for any other error."""
+    reason = weights_only_reason(err)
+    if reason is None:
+        return None
+    found = re.search(r"GLOBAL ([\w.]+)", reason)
+    what = (
+        f"it pickles {found.group(1)}, which is not a fairseq checkpoint class"
+        if found
+        else f"the weights-only unpickler refuses it ({reason})"
     )
+    return UnsafeCheckpointError(
+        f"{path}: refused to load checkpoint: {what}; weights-only loading stays on "
+        "(fairseq_recipes/compat/safe_checkpoints.py)"
+    )
+
+
+def damage(path, err: Exception) -> DamagedCheckpointError:
+    """What an unreadable checkpoint file looks like, in one line."""
+    import os
+    import zipfile
+
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    if size == 0:
+        looks = "the file is empty"
+    elif size is not None and not zipfile.is_zipfile(path):
+        looks = f"{size:,} bytes that are not a complete torch checkpoint (truncated?)"
+    else:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        looks = f"{type(err).__name__}: {first[:160]}"
+    return DamagedCheckpointError(f"{path}: not a readable checkpoint ({looks})")
 
 
 def _patched_loader(original):
@@ -114,13 +175,12 @@ def _patched_loader(original):
     def load_checkpoint_to_cpu(path, *args, **kwargs):
         try:
             return original(path, *args, **kwargs)
-        except pickle.UnpicklingError as err:
-            refusal = (
-                None if isinstance(err, UnsafeCheckpointError) else _explain(path, err)
-            )
-            if refusal is None:
-                raise
-            raise refusal from None
+        except (UnsafeCheckpointError, DamagedCheckpointError):
+            raise
+        except FileNotFoundError:
+            raise DamagedCheckpointError(f"{path}: no such checkpoint file") from None
+        except Exception as err:  # noqa: BLE001  (every way torch reports a bad file)
+            raise (refusal(path, err) or damage(path, err)) from None
 
     load_checkpoint_to_cpu._fairseq_recipes_patched = True
     return load_checkpoint_to_cpu

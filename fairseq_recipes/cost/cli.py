@@ -8,14 +8,14 @@ recipes-cost --bill [--mfu 0.4]      # Table 1 in GPU-hours on A100 and H100
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 
 from tabulate import tabulate
 
 from .. import paper
-from ..errors import RecipesError
+from ..atomic_files import write_text
+from ..cli import command
 from ..recipes import STAGES
 from .bill import bill, bill_rows, bill_title, formula_rates
 from .gpus import DEFAULT_MFU
@@ -125,6 +125,7 @@ def _positive(text: str) -> int:
     return value
 
 
+@command
 def cli_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="recipes-cost",
@@ -167,11 +168,7 @@ def cli_main(argv=None):
     if not 0 < args.mfu <= 1:
         parser.error(f"--mfu {args.mfu}: a utilisation in (0, 1]")
     if args.checkpoints:
-        try:
-            text = ledger_table(args.checkpoints, args.format) + "\n"
-        except RecipesError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
+        text = ledger_table(args.checkpoints, args.format) + "\n"
     elif args.bill:
         width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
         text = render_bill(bill(formula_rates(width), args.mfu), args.format) + "\n"
@@ -181,10 +178,7 @@ def cli_main(argv=None):
     if args.output is None:
         sys.stdout.write(text)
         return
-    tmp = f"{args.output}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, args.output)
+    write_text(args.output, text)
 
 
 if __name__ == "__main__":

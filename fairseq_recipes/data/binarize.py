@@ -11,7 +11,8 @@ Output (``--output OUT``)::
 
 Documents go to shards round-robin in input order, so ``fairseq-train
 OUT/shard0:OUT/shard1:...`` walks the shards across epochs. Everything is built in
-``OUT.tmp-<pid>`` and renamed to OUT at the end: an interrupted run leaves OUT as it was.
+``OUT.tmp-<pid>`` and renamed to OUT at the end (``atomic_files.atomic_directory``): an
+interrupted run leaves OUT as it was, and the next run removes its ``OUT.tmp-<pid>``.
 """
 
 import argparse
@@ -30,6 +31,8 @@ from fairseq.data import indexed_dataset
 from tqdm import tqdm
 
 from .. import paper
+from ..atomic_files import atomic_directory, check_output_folder
+from ..cli import command
 from .corpus import (
     PipelineError,
     discover_inputs,
@@ -267,7 +270,7 @@ def build(args, inputs: Dict[str, Path], work: Path) -> dict:
     return manifest
 
 
-def check_args(args) -> None:
+def check_values(args) -> None:
     """Option values that would fail late (or silently) are refused up front."""
     positive = ["vocab_size", "spm_sample_size", "num_shards", "workers", "spm_threads"]
     for name in positive:
@@ -281,8 +284,14 @@ def check_args(args) -> None:
         raise PipelineError("--character-coverage must be in (0, 1]")
     if not np.isfinite(args.alpha) or args.alpha < 0:
         raise PipelineError("--alpha must be a number >= 0")
+
+
+def check_args(args) -> None:
+    """The option values, then the paths: nothing is written before both pass."""
+    check_values(args)
     if args.spm_model and not Path(args.spm_model).is_file():
         raise PipelineError(f"--spm-model {args.spm_model}: no such file")
+    check_output_folder(Path(args.output))
     output, source = Path(args.output).resolve(), Path(args.input).resolve()
     if output == source or output in source.parents:
         raise PipelineError(f"--output {args.output} must not contain --input")
@@ -300,48 +309,24 @@ def check_args(args) -> None:
             )
 
 
-def _replace(work: Path, output: Path) -> None:
-    """Put the finished ``work`` at ``output``; the old output goes only after that."""
-    if not output.exists():
-        work.rename(output)
-        return
-    old = output.with_name(f"{output.name}.old-{os.getpid()}")
-    output.rename(old)
-    work.rename(output)
-    shutil.rmtree(old)
-
-
 def preprocess(args) -> dict:
     """Run the pipeline for parsed ``args``; returns the manifest written."""
     check_args(args)
     inputs = discover_inputs(args.input, parse_langs(args.langs))
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = output.with_name(f"{output.name}.tmp-{os.getpid()}")
-    if work.exists():  # left by a killed run that had our pid: nothing else uses it
-        shutil.rmtree(work)
-    work.mkdir()
-    try:
-        manifest = build(args, inputs, work)
-        _replace(work, output)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return manifest
+    # check_args decided whether an existing output may go (--overwrite, ours)
+    with atomic_directory(args.output, may_replace=lambda _: None) as work:
+        return build(args, inputs, work)
 
 
 def _exit_on_sigterm(signum, frame):
     sys.exit(128 + signum)  # SystemExit unwinds, so the temporary directory is removed
 
 
+@command
 def cli_main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        manifest = preprocess(args)
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    manifest = preprocess(args)
     print(format_summary(args.output, manifest))
 
 

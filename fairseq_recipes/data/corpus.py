@@ -3,8 +3,10 @@
 An input directory holds ``{lang}.txt``, ``{lang}.txt.gz``, ``{lang}.jsonl`` or
 ``{lang}.jsonl.gz``. Plain text: documents are separated by one or more blank lines and
 a document's lines are joined with a space. JSONL: one document per line, in the
-``text`` field. Lines that are not valid UTF-8 are skipped and counted, never fatal:
-web-scale text always has a few.
+``text`` field. Lines that are not valid UTF-8 are skipped and counted: web-scale text
+always has a few. A file that is not UTF-8 text at all (a UTF-16 or UTF-32 byte-order
+mark, NUL bytes, or more than 10% invalid lines) is refused with one line saying what
+it looks like: read as UTF-8 it would become ``<unk>`` tokens.
 """
 
 import gzip
@@ -39,6 +41,7 @@ class ReadStats:
     """What reading one file found besides its documents."""
 
     documents: int = 0
+    lines: int = 0
     invalid_utf8_lines: int = 0
     #: sentences of each document, when counted (see ``scan_inputs``)
     doc_sentences: List[int] = field(default_factory=list)
@@ -48,11 +51,41 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+#: byte-order marks of encodings that are not UTF-8, longest first
+_FOREIGN_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian byte-order mark)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian byte-order mark)"),
+    (b"\xfe\xff", "UTF-16 (big-endian byte-order mark)"),
+    (b"\xff\xfe", "UTF-16 (little-endian byte-order mark)"),
+)
+#: more invalid lines than this share, and the file is in another encoding: web text has
+#: a few broken lines (far below 1%), a Latin-1 or UTF-16 file breaks most of its lines
+INVALID_SHARE_LIMIT = 0.1
+_SNIFF_BYTES = 1 << 16
+
+
+def not_utf8_text(head: bytes) -> Optional[str]:
+    """What the first bytes of a file look like when it is not UTF-8 text, else None."""
+    for bom, name in _FOREIGN_BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" in head:
+        share = head.count(b"\x00") / max(1, len(head))
+        if share > 0.2:
+            return f"UTF-16 or UTF-32 without a byte-order mark ({share:.0%} NUL bytes)"
+        return "a binary file (NUL bytes)"
+    return None
+
+
 def _decoded_lines(path: Path, stats: ReadStats) -> Iterator[tuple]:
     """(line number, text without the newline) for each valid UTF-8 line."""
     try:
         with _open_binary(path) as f:
+            looks = not_utf8_text(f.peek(_SNIFF_BYTES)[:_SNIFF_BYTES])
+            if looks:
+                raise PipelineError(f"{path}: not UTF-8 text: it looks like {looks}")
             for lineno, raw in enumerate(f, start=1):
+                stats.lines += 1
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -177,6 +210,12 @@ def scan_inputs(
                 if count_sentences:
                     stats.doc_sentences.append(len(split_sentences(doc)))
                 bar.update()
+            if stats.invalid_utf8_lines > INVALID_SHARE_LIMIT * stats.lines:
+                raise PipelineError(
+                    f"{path}: not UTF-8 text: {stats.invalid_utf8_lines:,} of "
+                    f"{stats.lines:,} lines are not valid UTF-8 (another encoding, such as "
+                    "Latin-1? convert it with iconv)"
+                )
             if stats.documents == 0:
                 raise PipelineError(f"{path}: no text (language {lang!r} is empty)")
             if stats.invalid_utf8_lines:

@@ -11,11 +11,11 @@ from it, printed by this module's CLI::
 
 import argparse
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List
 
+from ..cli import command
 from .corpus import PipelineError
 
 MANIFEST_NAME = "manifest.json"
@@ -136,6 +136,7 @@ def format_summary(output, manifest: dict) -> str:
     return "\n".join(lines)
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m fairseq_recipes.data.manifest",
@@ -144,17 +145,15 @@ def cli_main(argv=None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("data-path", help="DIR/shard0:DIR/shard1:... for fairseq-train")
     sub.add_parser("valid-subsets", help="valid_en,valid_fr,... for --valid-subset")
-    for command in sub.choices.values():
-        command.add_argument("dir", help="the --output directory of recipes-preprocess")
+    for subcommand in sub.choices.values():
+        subcommand.add_argument(
+            "dir", help="the --output directory of recipes-preprocess"
+        )
     args = parser.parse_args(argv)
-    try:
-        if args.command == "data-path":
-            print(data_path(args.dir))
-        else:
-            print(",".join(valid_subsets(args.dir)))
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    if args.command == "data-path":
+        print(data_path(args.dir))
+    else:
+        print(",".join(valid_subsets(args.dir)))
 
 
 if __name__ == "__main__":

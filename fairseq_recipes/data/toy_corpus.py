@@ -17,13 +17,13 @@ UPOS and BIO tags over PER/LOC/ORG; ``world.document(lang, rng)`` a list of thos
 """
 
 import argparse
-import os
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
+from ..atomic_files import write_text
+from ..cli import command
 from . import toy_lexicon as lex
 from .corpus import PipelineError, parse_langs
 from .toy_lexicon import LANGS, LATIN, Token, render, spell
@@ -304,13 +304,12 @@ def write_corpus(
         docs = [world.document(lang, rng) for _ in range(docs_per_lang)]
         text = "\n\n".join("\n".join(render(lang, s) for s in doc) for doc in docs) + "\n"
         path = output / f"{lang}.txt"
-        partial = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)  # never a half-written file under the final name
+        write_text(path, text)  # never a half-written file under the final name
         paths.append(path)
     return paths
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="recipes-toy-corpus",
@@ -327,17 +326,13 @@ def cli_main(argv=None) -> None:
         help="seed of the lexicon and facts (keep it to share the world with evaluation data)",
     )
     args = parser.parse_args(argv)
-    try:
-        paths = write_corpus(
-            args.output,
-            parse_langs(args.langs) or LANGS,
-            args.docs_per_lang,
-            args.seed,
-            args.world_seed,
-        )
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    paths = write_corpus(
+        args.output,
+        parse_langs(args.langs) or LANGS,
+        args.docs_per_lang,
+        args.seed,
+        args.world_seed,
+    )
     size = sum(p.stat().st_size for p in paths)
     print(
         f"wrote {len(paths)} languages x {args.docs_per_lang} documents ({size / 1e6:.1f} MB) to {args.output}"

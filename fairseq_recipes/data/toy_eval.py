@@ -42,12 +42,11 @@ saw. The same call writes the same bytes on any machine.
 
 import argparse
 import json
-import os
 import random
-import shutil
-import sys
 from pathlib import Path
 
+from ..atomic_files import atomic_directory
+from ..cli import command
 from . import toy_eval_formats as fmt
 from .corpus import PipelineError, parse_langs
 from .toy_corpus import Clause, ToyWorld
@@ -302,31 +301,19 @@ def write_eval_data(output, langs=LANGS, train: int = 512, dev: int = 64, test: 
     sizes = dict(zip(SPLITS, (train, dev, test)))
     langs, tasks = _checked(langs, tasks, sizes)
     output = Path(output)
-    target = output.resolve()
-    if target.exists() and not overwrite:
+    if output.exists() and not overwrite:
         raise PipelineError(f"--output {output} exists (pass --overwrite to replace it)")
     world = ToyWorld(world_seed)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with atomic_directory(output, may_replace=lambda _: None) as partial:
         for task in tasks:
             for name, text in BUILDERS[task](world, langs, sizes, seed).items():
                 path = partial / DIRS[task] / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8", newline="\n")
-        if target.exists() or target.is_symlink():
-            target.rename(old)  # replaced only once the new tree is complete
-        partial.rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    if old.is_symlink() or old.is_file():
-        old.unlink()
-    shutil.rmtree(old, ignore_errors=True)
     return {task: output / DIRS[task] for task in tasks}
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="recipes-toy-eval",
@@ -345,13 +332,9 @@ def cli_main(argv=None) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace --output")
     args = parser.parse_args(argv)
     langs = parse_langs(args.langs) or list(LANGS)
-    try:
-        dirs = write_eval_data(args.output, langs, args.train, args.dev, args.test,
-                               args.seed, args.world_seed, parse_langs(args.tasks) or [],
-                               args.overwrite)  # fmt: skip
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    dirs = write_eval_data(args.output, langs, args.train, args.dev, args.test,
+                           args.seed, args.world_seed, parse_langs(args.tasks) or [],
+                           args.overwrite)  # fmt: skip
     per_lang, n_langs = args.train + args.dev + args.test, len(set(langs))
     for task, path in dirs.items():
         count = {"xnli": args.train + (args.dev + args.test) * n_langs, "xsum": per_lang}

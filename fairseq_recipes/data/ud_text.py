@@ -9,12 +9,12 @@ in path order.
 """
 
 import argparse
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
+from ..atomic_files import write_text
+from ..cli import command
 from .corpus import PipelineError, parse_langs
 
 _TEXT = re.compile(r"^#\s*text\s*=\s?(.*)$")
@@ -103,14 +103,13 @@ def extract(
     counts = {}
     for lang, paths in sorted(by_lang.items()):
         docs = [d for p in sorted(paths) for d in iter_ud_documents(p, sentences_per_doc)]
-        partial = output / f".{lang}.txt.tmp-{os.getpid()}"
-        with open(partial, "w", encoding="utf-8") as f:
-            f.write("\n\n".join("\n".join(doc) for doc in docs) + "\n")
-        partial.replace(targets[lang])  # never a half-written file under the final name
+        # never a half-written file under the final name
+        write_text(targets[lang], "\n\n".join("\n".join(doc) for doc in docs) + "\n")
         counts[lang] = {"documents": len(docs), "sentences": sum(map(len, docs))}
     return counts
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="recipes-ud-text",
@@ -127,17 +126,13 @@ def cli_main(argv=None) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace {lang}.txt")
     args = parser.parse_args(argv)
-    try:
-        counts = extract(
-            args.input,
-            args.output,
-            parse_langs(args.langs),
-            args.sentences_per_doc,
-            args.overwrite,
-        )
-    except PipelineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    counts = extract(
+        args.input,
+        args.output,
+        parse_langs(args.langs),
+        args.sentences_per_doc,
+        args.overwrite,
+    )
     for lang, c in counts.items():
         print(f"{lang}: {c['documents']} documents, {c['sentences']} sentences")
 

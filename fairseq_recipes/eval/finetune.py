@@ -23,12 +23,12 @@ the files of a dataset as released (``layouts.py``).
 import argparse
 import json
 import math
-import os
 import shutil
-import sys
 from pathlib import Path
 
 from .. import paper
+from ..atomic_files import atomic_write, write_text
+from ..cli import command
 from ..errors import RecipesError
 from . import in_process, seq2seq
 from .layouts import file_exists, task_files
@@ -98,23 +98,18 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2))
 
 
 def _write_rows(path: Path, rows) -> None:
     """Seq2seq predictions: reference, hypothesis per line (tabs and newlines as spaces)."""
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         for row in rows:
             f.write("\t".join(" ".join(str(x).split()) for x in row) + "\n")
-    os.replace(tmp, path)
 
 
 def _write_predictions(path: Path, examples, predictions) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         for example, predicted in zip(examples, predictions):
             if hasattr(example, "label"):  # XNLI: gold, predicted
                 f.write(f"{example.label}\t{predicted}\n")
@@ -126,7 +121,6 @@ def _write_predictions(path: Path, examples, predictions) -> None:
             for word, g, p in zip(example.words, gold, predicted):
                 f.write(f"{word}\t{g}\t{p}\n")
             f.write("\n")
-    os.replace(tmp, path)
 
 
 def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> dict:
@@ -171,7 +165,28 @@ def _read(args, path, lang, split):
     return _task_class(args).read(cfg, path)
 
 
-def run_seed(args, seed: int, tests: dict) -> dict:
+def check_files(args, tests: dict) -> int:
+    """Read every file the runs need, test files included, before any training: a
+    malformed or empty file, or a test label training lacks, is found now rather than
+    after hours of fine-tuning. Returns the number of training examples."""
+    from ..data.finetune.examples import check_labels, labels_of
+
+    train = _read(args, args.train, "en", "train")
+    if not train:
+        raise RecipesError(f"--train {args.train}: no examples")
+    is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
+    files = [("--valid", "en", args.valid, "valid")]
+    files += [("--test", lang, path, "test") for lang, path in tests.items()]
+    for option, lang, path, split in files:
+        examples = _read(args, path, lang, split)
+        if not examples:
+            raise RecipesError(f"{option} {path}: no examples (language {lang})")
+        if not is_seq2seq:
+            check_labels(labels_of(train), examples, args.map_unknown_labels_to)
+    return len(train)
+
+
+def run_seed(args, seed: int, tests: dict, n_train: int) -> dict:
     run_dir = Path(args.output) / f"seed{seed}"
     done = run_dir / "metrics.json"
     if done.is_file():
@@ -179,7 +194,6 @@ def run_seed(args, seed: int, tests: dict) -> dict:
         return json.loads(done.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
     is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
-    n_train = len(_read(args, args.train, "en", "train"))
     make_args = seq2seq.train_args if is_seq2seq else train_args
     print(f"seed {seed}: fine-tuning, log in {run_dir / 'train.log'}", flush=True)
     try:
@@ -210,8 +224,29 @@ def checkpoint_args(args) -> list:
     return []
 
 
+#: option -> smallest valid value (None: the option may be left unset)
+_AT_LEAST = {"seeds": 1, "batch_size": 1, "epochs": 1, "max_updates": 1,
+             "warmup_updates": 0, "max_piece_tokens": 8, "max_source_tokens": 8,
+             "max_target_tokens": 2, "generate_batch_size": 1, "log_interval": 1}  # fmt: skip
+
+
+def check_values(args) -> None:
+    """Option values that would run nothing, or fail hours later, are refused first."""
+    for name, low in _AT_LEAST.items():
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise RecipesError(
+                f"--{name.replace('_', '-')} {value}: must be at least {low}"
+            )
+    if args.peak_lr is not None and not (
+        math.isfinite(args.peak_lr) and args.peak_lr > 0
+    ):
+        raise RecipesError(f"--peak-lr {args.peak_lr}: must be a number > 0")
+
+
 def run(args) -> list:
     """Every seed's results; a :class:`RecipesError` for bad arguments or a failed run."""
+    check_values(args)
     if args.eval_data:
         files = task_files(args.task, args.eval_data, args.langs)
         args.train = args.train or files.train
@@ -228,7 +263,8 @@ def run(args) -> list:
         if not file_exists(path):
             raise RecipesError(f"{option} {path}: no such file")
     tests = _tests(args.test)
-    return [run_seed(args, seed, tests) for seed in range(1, args.seeds + 1)]
+    n_train = check_files(args, tests)
+    return [run_seed(args, seed, tests, n_train) for seed in range(1, args.seeds + 1)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,15 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def cli_main(argv=None):
     args = build_parser().parse_args(argv)
     import fairseq_recipes  # noqa: F401  (plugin: checkpoints, tasks, models)
 
-    try:
-        results = run(args)
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    results = run(args)
     for r in results:
         avg = "-" if r["avg_0s"] is None else f"{r['avg_0s']:.2f}"
         en = "-" if r["en"] is None else f"{r['en']:.2f}"

@@ -95,6 +95,8 @@ def train(argv, log: Path) -> None:
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq_cli import train as fairseq_train
 
+    from ..compat import save_dir_lock
+
     for function in (checkpoint_utils.save_checkpoint, fairseq_train.should_stop_early):
         for attribute in ("best", "num_runs"):
             if hasattr(function, attribute):
@@ -104,7 +106,12 @@ def train(argv, log: Path) -> None:
         parser = options.get_training_parser()
         args = options.parse_args_and_arch(parser, input_args=_in_process(argv))
         cfg = convert_namespace_to_omegaconf(args)
-        distributed_utils.call_main(cfg, fairseq_train.main)
+        try:
+            distributed_utils.call_main(cfg, fairseq_train.main)
+        finally:
+            # the run's save-directory lock (compat/save_dir_lock.py) ends with the run,
+            # not with this process, which goes on to other runs
+            save_dir_lock.release()
 
     run_logged(f"fairseq-train failed ({log})", body, log)
 

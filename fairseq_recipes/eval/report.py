@@ -24,11 +24,11 @@ import argparse
 import csv
 import io
 import json
-import os
 import statistics
-import sys
 from pathlib import Path
 
+from ..atomic_files import atomic_write, write_text
+from ..cli import command
 from ..errors import RecipesError
 from .finetune import MAIN_METRIC
 
@@ -192,10 +192,9 @@ def save_figure(fig, path: Path) -> Path:
     """Save ``fig`` as PNG through a temporary name, and close it."""
     plt = pyplot()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -226,9 +225,7 @@ def charts(found: dict, output: Path) -> list:
 
 
 def _write(path: Path, text: str):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def _csv(rows) -> str:
@@ -255,6 +252,7 @@ def build_report(results: Path, output: Path, order=None) -> list:
     return written + charts(found, output)
 
 
+@command
 def cli_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="recipes-report", description=__doc__.split("\n\n")[0]
@@ -265,11 +263,7 @@ def cli_main(argv=None):
     parser.add_argument("--output", default=None, help="default: RESULTS/report")
     args = parser.parse_args(argv)
     results = Path(args.results)
-    try:
-        written = build_report(results, Path(args.output or results / "report"))
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    written = build_report(results, Path(args.output or results / "report"))
     for path in written:
         print(f"wrote {path}")
 

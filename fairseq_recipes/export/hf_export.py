@@ -13,20 +13,23 @@ model are the data's (``dict.txt`` and ``spm.model`` of ``--data``, or of its pa
 against the dictionary the checkpoint was trained with.
 
 The output is written under a temporary name and renamed when complete; an existing
-directory is replaced only with ``--overwrite``. The same checkpoint and data give the
-same bytes. Needs the ``hf`` extra (``pip install fairseq_recipes[hf]``).
+directory is replaced only with ``--overwrite`` and only when it is an earlier export (it
+holds ``fairseq_recipes_export.json``): a folder this command did not write is never
+deleted. The same checkpoint and data give the same bytes. Needs the ``hf`` extra (``pip install fairseq_recipes[hf]``).
 """
 
 import argparse
-import os
-import shutil
-import sys
+import json
 from pathlib import Path
 
+from .. import atomic_files
 from ..checkpoints import encoder_state
+from ..cli import command
 from ..errors import RecipesError
 
 DTYPES = ("float32", "float16", "bfloat16")
+#: written into every export; an existing folder without it is never replaced
+MARKER = "fairseq_recipes_export.json"
 
 
 def _transformers():
@@ -64,8 +67,8 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
 
     transformers = _transformers()
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise RecipesError(f"{output}: exists (pass --overwrite to replace it)")
+    may_replace = _replaceable(overwrite)
+    atomic_files.check_target(output, may_replace)
     state = encoder_state.load(checkpoint)
     kind = encoder_state.kind(state)
     if kind == "unknown":
@@ -106,23 +109,7 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
     model.to(getattr(torch, dtype)).eval()
     tokenizer = build_tokenizer(folder / "spm.model", dictionary, max_tokens)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f"{output.name}.tmp{os.getpid()}")
-    old = output.with_name(f"{output.name}.old{os.getpid()}")
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if output.exists():
-            output.rename(old)
-        tmp.rename(output)
-    except BaseException:
-        if old.exists() and not output.exists():  # put the replaced directory back
-            old.rename(output)
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return {
+    summary = {
         "class": type(model).__name__,
         "kind": kind,
         "layers": (config_kwargs.get("num_hidden_layers")
@@ -130,8 +117,33 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
         "vocab": len(dictionary),
         "tied": config_kwargs["tie_word_embeddings"],
     }
+    with atomic_files.atomic_directory(output, may_replace) as work:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        # what lets a later --overwrite know the folder is ours (no time: same bytes)
+        marker = {"format": "fairseq_recipes.hf_export", **summary}
+        (work / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    return summary
 
 
+def _replaceable(overwrite: bool):
+    """An existing ``--output`` is replaced only with ``--overwrite``, and only when it
+    is an earlier export (never a folder this command did not write)."""
+
+    def may_replace(folder: Path):
+        if not overwrite:
+            return "exists (pass --overwrite to replace it)"
+        if not (folder / MARKER).is_file():
+            return (
+                f"not an output of recipes-export-hf (no {MARKER}); refusing to "
+                "replace it even with --overwrite"
+            )
+        return None
+
+    return may_replace
+
+
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="recipes-export-hf",
@@ -156,14 +168,10 @@ def cli_main(argv=None) -> None:
     args = parser.parse_args(argv)
     import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
 
-    try:
-        # the command prints one line of its own: no transformers progress bars
-        _transformers().utils.logging.disable_progress_bar()
-        summary = export(args.checkpoint, args.output, args.data, args.dtype,
-                         args.overwrite)  # fmt: skip
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    # the command prints one line of its own: no transformers progress bars
+    _transformers().utils.logging.disable_progress_bar()
+    summary = export(args.checkpoint, args.output, args.data, args.dtype,
+                     args.overwrite)  # fmt: skip
     print(
         f"wrote {args.output}: {summary['class']} ({summary['layers']} layers, "
         f"vocabulary {summary['vocab']}, output projection "

@@ -29,11 +29,11 @@ defines them, and a key that tool does not know is an error naming the file and 
 
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .. import paper
+from .. import paper, script_settings
 from ..cost.gpus import DEFAULT_MFU
 from ..data.toy_lexicon import LANGS as TOY_LANGS
 from ..errors import RecipesError
@@ -132,17 +132,62 @@ def as_options(values: dict) -> List[str]:
 
 
 def script_variables() -> set:
-    """The environment variables the train scripts document (``NAME="${NAME...``)."""
-    text = COMMON_SH.read_text()
-    return set(re.findall(r'^([A-Z][A-Z0-9_]*)="\$\{\1\b', text, flags=re.M))
+    """The environment variables of the train scripts (``script_settings.py``)."""
+    return set(script_settings.BY_NAME)
+
+
+def _long_options(parser) -> dict:
+    """``{"max_updates": action}`` for every ``--long-option`` of ``parser``."""
+    out = {}
+    for action in parser._actions:
+        for option in action.option_strings:
+            if option.startswith("--"):
+                out[option[2:].replace("-", "_")] = action
+    return out
 
 
 def _parser_keys(parser) -> set:
-    return {
-        option[2:].replace("-", "_")
-        for option in parser._option_string_actions
-        if option.startswith("--")
-    }
+    return set(_long_options(parser))
+
+
+class _OptionError(Exception):
+    pass
+
+
+def _check_options(parser, values: dict, required: List[str], where: str, source: str,
+                   check_values=None) -> None:  # fmt: skip
+    """Parse ``values`` as the tool would (types and choices), then its own range
+    checks (``check_values(args)``); one line naming ``{source}: {where}{key}``."""
+    actions = _long_options(parser)
+    for key, value in values.items():
+        action = actions[key]
+        takes_value = action.nargs != 0
+        if not takes_value and not isinstance(value, bool):
+            raise RecipesError(
+                f"{source}: {where}{key}: expected true or false, got {value!r}"
+            )
+        if takes_value and isinstance(value, bool):
+            raise RecipesError(f"{source}: {where}{key}: expected a value, got {value!r}")
+
+    def error(message):
+        raise _OptionError(message)
+
+    parser.error = error
+    try:
+        args = parser.parse_args(required + as_options(values))
+    except _OptionError as err:
+        found = re.search(r"argument --([\w-]+)", str(err))
+        key = found.group(1).replace("-", "_") if found else "?"
+        why = re.sub(r"^argument [^:]+: ", "", str(err))
+        raise RecipesError(f"{source}: {where}{key}: {why}") from None
+    if check_values is not None:
+        try:
+            check_values(args)
+        except RecipesError as err:
+            # the tools name their option (--vocab-size); the configuration names the key
+            text = re.sub(r"--([a-z][\w-]*)", lambda m: m.group(1).replace("-", "_"),
+                          str(err), count=1)  # fmt: skip
+            raise RecipesError(f"{source}: {where}{text}") from None
 
 
 class _Reader:
@@ -154,7 +199,9 @@ class _Reader:
     def error(self, key, message):
         raise RecipesError(f"{self.source}: {self.where}{key}: {message}")
 
-    def take(self, key, kind, default):
+    def take(self, key, kind, default, low=None):
+        """The value of ``key`` (``default`` when absent), of type ``kind``; numbers at
+        least ``low``."""
         if key not in self.table:
             return default
         value = self.table.pop(key)
@@ -166,6 +213,8 @@ class _Reader:
         if not ok:
             name = getattr(kind, "__name__", None) or "a number"
             self.error(key, f"expected {name}, got {value!r}")
+        if low is not None and value < low:
+            self.error(key, f"must be at least {low}, got {value!r}")
         return value
 
     def done(self, known: Optional[set] = None):
@@ -195,13 +244,10 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg = Config(
         source=source,
         work_dir=top.take("work_dir", str, d.work_dir),
-        jobs=top.take("jobs", int, d.jobs),
-        threads=top.take("threads", int, d.threads),
+        jobs=top.take("jobs", int, d.jobs, low=1),
+        threads=top.take("threads", int, d.threads, low=1),
         models=top.take("models", list, d.models),
     )
-    for key, value in [("jobs", cfg.jobs), ("threads", cfg.threads)]:
-        if value < 1:
-            top.error(key, "must be at least 1")
     for model in cfg.models:
         if model not in STAGES:
             top.error("models", f"unknown model {model!r} (Table 1: {', '.join(STAGES)})")
@@ -210,10 +256,10 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg.toy = corpus.take("toy", bool, d.toy)
     cfg.input = corpus.take("input", str, "")
     cfg.data_bin = corpus.take("data_bin", str, "")
-    cfg.docs_per_lang = corpus.take("docs_per_lang", int, d.docs_per_lang)
+    cfg.docs_per_lang = corpus.take("docs_per_lang", int, d.docs_per_lang, low=1)
     # the toy corpus's languages, or the paper's for real data
     cfg.langs = corpus.take("langs", list, [])
-    cfg.corpus_seed = corpus.take("seed", int, d.corpus_seed)
+    cfg.corpus_seed = corpus.take("seed", int, d.corpus_seed, low=0)
     corpus.done()
     if cfg.input or cfg.data_bin:
         cfg.toy = False
@@ -221,10 +267,14 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     if not (cfg.toy or cfg.input or cfg.data_bin):
         corpus.error("toy", "false, but neither corpus.input nor corpus.data_bin is set")
 
+    from ..data.binarize import check_values as check_preprocess
+
     known = _parser_keys(preprocess_parser()) - {"input", "output", "help"}
     cfg.preprocess = _passthrough(
         top.take("preprocess", dict, {}), "preprocess.", source, known
     )
+    _check_options(preprocess_parser(), cfg.preprocess, ["--input", "-", "--output", "-"],
+                   "preprocess.", source, check_preprocess)  # fmt: skip
 
     pretrain = dict(top.take("pretrain", dict, {}))
     for model in [k for k, v in pretrain.items() if isinstance(v, dict)]:
@@ -240,17 +290,24 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg.pretrain = _passthrough(
         pretrain, "pretrain.", source, script_variables(), OWNED_ENV
     )
+    for model in [None, *cfg.pretrain_by_model]:
+        where = f"{source}: pretrain.{model + '.' if model else ''}"
+        values = {**cfg.pretrain, **cfg.pretrain_by_model.get(model, {})}
+        for key, value in values.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise RecipesError(f"{where}{key}: expected a value, got {value!r}")
+        script_settings.check({k: _env_value(v) for k, v in values.items()}, where)
 
     ev = _Reader(top.take("evaluate", dict, {}), "evaluate.", source)
     cfg.tasks = ev.take("tasks", list, d.tasks)
     for task in cfg.tasks:
         if task not in EVAL_TASKS:
             ev.error("tasks", f"unknown task {task!r} (known: {', '.join(EVAL_TASKS)})")
-    cfg.seeds = ev.take("seeds", int, d.seeds)
+    cfg.seeds = ev.take("seeds", int, d.seeds, low=1)
     cfg.eval_langs = ev.take("langs", list, [])
     cfg.eval_toy = ev.take("toy", bool, d.eval_toy)
     for key in ("toy_train", "toy_dev", "toy_test"):
-        setattr(cfg, key, ev.take(key, int, getattr(d, key)))
+        setattr(cfg, key, ev.take(key, int, getattr(d, key), low=1))
     cfg.eval_data = ev.take("data", dict, {})
     for task, path in cfg.eval_data.items():
         if task not in EVAL_TASKS or not isinstance(path, str):
@@ -271,6 +328,15 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
             finetune.pop(task), f"evaluate.finetune.{task}.", source, known
         )
     cfg.finetune = _passthrough(finetune, "evaluate.finetune.", source, known)
+    from ..eval.finetune import check_values as check_finetune
+
+    # the shared table first, so that an error names the table that holds the key
+    for task in [None, *cfg.finetune_by_task]:
+        values = {**cfg.finetune, **cfg.finetune_by_task.get(task, {})}
+        where = f"evaluate.finetune.{task + '.' if task else ''}"
+        required = ["--checkpoint", "-", "--task", task or EVAL_TASKS[0], "--data", "-",
+                    "--output", "-"]  # fmt: skip
+        _check_options(finetune_parser(), values, required, where, source, check_finetune)
     ev.done()
     if "rehearsal" in top.table:
         cfg.rehearsal = _rehearsal(cfg, top.take("rehearsal", dict, {}), source)

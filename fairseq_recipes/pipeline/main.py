@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from ..cli import command
 from ..errors import RecipesError
 from ..recipes import STAGES, lineage
 from . import config as config_module
@@ -247,52 +248,49 @@ def build_parser():
     return parser
 
 
+@command
 def cli_main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        cfg = config_module.load(args.config)
-        for key in ("seeds", "jobs"):
-            if getattr(args, key) is not None:
-                if getattr(args, key) < 1:
-                    raise RecipesError(f"--{key} must be at least 1")
-                setattr(cfg, key, getattr(args, key))
-        if args.work_dir:
-            cfg.work_dir = args.work_dir
-        plan = Plan(cfg)
-        jobs = plan.jobs(args.stage, args.model, args.task)
-        need = None
-        if cfg.rehearsal is not None:  # before anything is written
-            from . import rehearsal
+    cfg = config_module.load(args.config)
+    for key in ("seeds", "jobs"):
+        if getattr(args, key) is not None:
+            if getattr(args, key) < 1:
+                raise RecipesError(f"--{key} must be at least 1")
+            setattr(cfg, key, getattr(args, key))
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    plan = Plan(cfg)
+    jobs = plan.jobs(args.stage, args.model, args.task)
+    need = None
+    if cfg.rehearsal is not None:  # before anything is written
+        from . import rehearsal
 
-            pending = [job for job in jobs if not job.is_done()]
-            if args.dry_run or args.skip_preflight:
-                need = rehearsal.requirements(plan, pending)
-            else:
-                need = rehearsal.preflight(plan, pending)
-        out = sys.stdout if args.dry_run else _Tee(sys.stdout, cfg.work / "main.log")
-        print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
-              f"{cfg.jobs} at once x {cfg.threads} thread(s)", file=out, flush=True)  # fmt: skip
-        if need is not None:
-            print(f"pre-flight: the largest job ({need['memory_job'] or '-'}) needs about "
-                  f"{need['memory'] / rehearsal.GB:.1f} GB of memory, the run about "
-                  f"{need['disk'] / rehearsal.GB:.1f} GB more disk at its peak "
-                  f"({need['disk_job'] or '-'})", file=out, flush=True)  # fmt: skip
-        if args.dry_run:
-            for job in jobs:
-                state = "done" if job.is_done() else "to run"
-                print(f"{state:6}  {job.name}  (after: {', '.join(job.after) or '-'})")
-            return
-        disk_root = cfg.work if cfg.rehearsal is not None else None
-        run(jobs, cfg.jobs, cfg.threads, out=out, disk_root=disk_root)
-        if args.stage in ("all", "report"):
-            from .report import build
+        pending = [job for job in jobs if not job.is_done()]
+        if args.dry_run or args.skip_preflight:
+            need = rehearsal.requirements(plan, pending)
+        else:
+            need = rehearsal.preflight(plan, pending)
+    out = sys.stdout if args.dry_run else _Tee(sys.stdout, cfg.work / "main.log")
+    print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
+          f"{cfg.jobs} at once x {cfg.threads} thread(s)", file=out, flush=True)  # fmt: skip
+    if need is not None:
+        print(f"pre-flight: the largest job ({need['memory_job'] or '-'}) needs about "
+              f"{need['memory'] / rehearsal.GB:.1f} GB of memory, the run about "
+              f"{need['disk'] / rehearsal.GB:.1f} GB more disk at its peak "
+              f"({need['disk_job'] or '-'})", file=out, flush=True)  # fmt: skip
+    if args.dry_run:
+        for job in jobs:
+            state = "done" if job.is_done() else "to run"
+            print(f"{state:6}  {job.name}  (after: {', '.join(job.after) or '-'})")
+        return
+    disk_root = cfg.work if cfg.rehearsal is not None else None
+    run(jobs, cfg.jobs, cfg.threads, out=out, disk_root=disk_root)
+    if args.stage in ("all", "report"):
+        from .report import build
 
-            print(f"report: {build(plan)}", file=out, flush=True)
-        if cfg.rehearsal is not None:
-            print(rehearsal.markdown(plan), file=out, flush=True)
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        print(f"report: {build(plan)}", file=out, flush=True)
+    if cfg.rehearsal is not None:
+        print(rehearsal.markdown(plan), file=out, flush=True)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ evaluation, the report); a ``[rehearsal]`` table adds:
 """
 
 import json
-import os
 import re
 import shutil
 import statistics
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .. import paper
+from ..atomic_files import atomic_write, write_text
 from ..cost.bill import bill, bill_rows, bill_title, formula_rates
 from ..cost.flops import stage_shape
 from ..cost.model_shape import (
@@ -113,12 +113,8 @@ def _load_metadata(path: Path) -> dict:
 def _atomic_save(state: dict, path: Path) -> None:
     import torch
 
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(path, "wb") as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _model_args(state: dict):
@@ -204,9 +200,7 @@ def tidy_stage(save_dir: Path) -> None:
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2))
 
 
 # ---- the export jobs ------------------------------------------------------------------

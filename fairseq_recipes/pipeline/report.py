@@ -14,11 +14,11 @@ Rebuilt from whatever exists: a model not trained yet has empty cells.
 """
 
 import json
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
+from ..atomic_files import write_text
 from ..cost.flops import phase_flops, stage_shape
 from ..cost.table1 import Width, both_models_cost, model_cost
 from ..cost.training_units import phases
@@ -221,7 +221,5 @@ def build(plan) -> Path:
     text = "\n\n".join(sections) + "\n"
     _check_finite(text, str(output / "report.md"))
     path = output / "report.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
     return path

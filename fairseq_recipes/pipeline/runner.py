@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Optional
 
 from tqdm import tqdm
 
+from ..atomic_files import write_text
 from ..errors import RecipesError
 from ..eval.in_process import last_line, run_logged
 
@@ -157,9 +158,12 @@ def _run_command(job: Job, env: dict, interrupt: Optional[str], disk_root) -> di
     """Run the job's command once; returns its exit code and measured resources."""
     offset = job.log.stat().st_size if job.log.exists() else 0
     killed = []
+    global _command_group
     with open(job.log, "a", encoding="utf-8") as log:
+        # a process group of its own, so that all of it can be ended (_stop_command)
         proc = subprocess.Popen(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _command_group = proc.pid
 
         def kill():
             killed.append(time.time())
@@ -167,13 +171,11 @@ def _run_command(job: Job, env: dict, interrupt: Optional[str], disk_root) -> di
 
         sampler = _Sampler(proc.pid, job.log, offset, interrupt, kill, disk_root)
         sampler.start()
-        try:
+        try:  # wait4: the exit status and the kernel's peak memory of the process tree
             _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
         finally:
             sampler.stopped.set()
+            _command_group = None
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.join()
         sampler.sample_disk()  # what it left (a short job may end between samples)
@@ -204,17 +206,55 @@ def _resolve(spec: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _init_worker(threads: int) -> None:
+#: the process group of the command a worker is running (None between commands)
+_command_group = None
+_WATCH_S = 1.0  # how often a worker checks that the main job is still alive
+_GRACE_S = 10.0  # SIGTERM, then SIGKILL after this long
+
+
+def _stop_command() -> None:
+    """End the running command and everything it started (its own process group)."""
+    group = _command_group
+    if group is None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, _GRACE_S), (signal.SIGKILL, 0)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + wait_s
+        while time.time() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+def _end_worker(*_) -> None:
+    _stop_command()
+    os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """A worker outlives the main job only until it notices (killed with SIGKILL, the
+    main job cannot tell anyone): then its command ends too."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_S)
+    _end_worker()
+
+
+def _init_worker(threads: int, pids) -> None:
+    pids.put(os.getpid())  # so that the main job can stop its workers when it stops
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    # Ctrl-C reaches the main job, which stops the workers with SIGTERM (one message,
+    # no traceback per worker); a worker's command ends with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _end_worker)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     import torch
 
     torch.set_num_threads(threads)
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
@@ -227,8 +267,8 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
         interrupt = job.interrupt if not job.interrupted.exists() else None
         runs = [_run_command(job, env, interrupt, disk_root)]
         if runs[-1]["killed"]:
-            job.interrupted.write_text(
-                f"killed at {time.ctime()} (log matched {interrupt!r})\n"
+            write_text(
+                job.interrupted, f"killed at {time.ctime()} (log matched {interrupt!r})\n"
             )
             with open(job.log, "a", encoding="utf-8") as log:
                 log.write(f"[main job] interrupted on purpose (SIGKILL once the log matched "
@@ -254,13 +294,29 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
         hwm = _status_kb("self", "VmHWM:") * 1024 if measured else 0
         used = dict(peak_rss=hwm, peak_tree=max(hwm, sampler.peak),
                     peak_disk=sampler.peak_disk, runs=1)  # fmt: skip
-    _write_json(job.resources, dict(seconds=round(time.time() - start, 1), **used))
+    write_text(
+        job.resources, json.dumps(dict(seconds=round(time.time() - start, 1), **used))
+    )
     if job.finish:
         finish = _resolve(job.finish)
         run_logged("finishing failed", lambda: finish(job, *job.finish_args), job.log)
     job.done.parent.mkdir(parents=True, exist_ok=True)
     job.done.touch()
     return _resolve(job.summary)(job) if job.summary else ""
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_workers(pool, pids) -> None:
+    while not pids.empty():
+        pid = pids.get()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
@@ -285,8 +341,12 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
     count = f"/{len(pending)}"
     failure, running = None, {}
     context = get_context("spawn")  # workers import fairseq once, and never fork a torch
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:  # fmt: skip
+    pids = context.SimpleQueue()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(threads, pids))  # fmt: skip
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
         while pending or running:
             while failure is None and len(running) < workers:
                 ready = [j for j in pending if all(a in finished for a in j.after)]
@@ -319,6 +379,16 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
                           + (f": {summary}" if summary else ""), file=out)  # fmt: skip
             bar.set_postfix_str(", ".join(j.name for j, _ in running.values()))
             out.flush()
+    except BaseException:
+        # Ctrl-C or SIGTERM: the workers end their commands (train scripts and all their
+        # processes) and exit; finished jobs stay done, a rerun resumes the others
+        bar.close()
+        _stop_workers(pool, pids)
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    pool.shutdown(wait=True)
     bar.close()
     if failure:
         raise RecipesError(failure)

@@ -31,6 +31,7 @@ from ..cost.ledger import ComputeLedgerTask
 from ..cost.model_shape import ModelShape, count_parameters
 from ..data.packing import build_packed_blocks
 from ..data.sampling import resampling_ratios
+from ..data.shard_check import check_corpus
 from ..data.vocab import DOC_SEP, MASK
 from ..errors import RecipesError
 from ..models.freeze import protect_frozen
@@ -99,10 +100,17 @@ class MultilingualBlocksTask(ComputeLedgerTask, FairseqTask):
                 f"{dict_path}: no dictionary; --data must list shard directories "
                 "written by recipes-preprocess"
             )
-        dictionary = Dictionary.load(dict_path)
+        try:
+            dictionary = Dictionary.load(dict_path)
+        except Exception as err:  # fairseq raises bare Exception/ValueError
+            raise TaskDataError(
+                f"{dict_path}: not a fairseq dictionary ({err})"
+            ) from None
         if DOC_SEP not in dictionary.indices:
             raise TaskDataError(f"{dict_path}: the dictionary has no {DOC_SEP} symbol")
         langs = cls.discover_langs(paths[0], cfg.langs)
+        # every shard and split this run will read, before any training
+        check_corpus(paths, langs, len(dictionary))
         logger.info(f"dictionary: {len(dictionary)} types; languages: {','.join(langs)}")
         return cls(cfg, dictionary, langs)
 
@@ -214,6 +222,22 @@ class MultilingualBlocksTask(ComputeLedgerTask, FairseqTask):
             **super().state_dict(),
             DICTIONARY_STATE_KEY: dictionary_fingerprint(self.dictionary),
         }
+
+    def check_resumed_state(self, state: dict, path) -> None:
+        """A checkpoint this run resumes from (or starts from) was trained with this
+        dictionary: same size and symbols (``compat/task_state_resume.py`` calls this
+        before the weights are loaded)."""
+        recorded = (state or {}).get(DICTIONARY_STATE_KEY)
+        ours = dictionary_fingerprint(self.dictionary)
+        if recorded is None or dict(recorded) == ours:
+            return
+        dict_path = os.path.join(utils.split_paths(self.cfg.data)[0], "dict.txt")
+        raise TaskDataError(
+            f"{path}: trained with another dictionary ({recorded['size']} symbols, "
+            f"sha256 {recorded['sha256'][:12]}) than {dict_path} ({ours['size']} "
+            f"symbols, sha256 {ours['sha256'][:12]}): resume on the data it was trained "
+            "on (DATA), or start a new run in another SAVE_DIR"
+        )
 
     def optimizer_step(self, optimizer, model, update_num):
         # a model with a freeze schedule keeps its frozen weights bit-identical

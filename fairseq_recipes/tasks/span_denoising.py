@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 
 from fairseq.data import LanguagePairDataset
 from fairseq.dataclass import ChoiceEnum
+from fairseq.models import FairseqEncoderDecoderModel
 from fairseq.tasks import register_task
 
 from .. import paper
 from ..data.span_noise import SpanNoiseDataset
-from .multilingual_blocks import MultilingualBlocksTask, MultilingualDataConfig
+from .multilingual_blocks import (
+    MultilingualBlocksTask,
+    MultilingualDataConfig,
+    TaskDataError,
+)
 
 NOISE_MODE_CHOICES = ChoiceEnum(["drop", "mask"])
 
@@ -68,3 +73,14 @@ class SpanDenoisingTask(MultilingualBlocksTask):
 
     def max_positions(self):
         return (self.cfg.tokens_per_sample, self.cfg.tokens_per_sample)
+
+    def build_generator(self, models, args, **kwargs):
+        # an MLM checkpoint has no decoder: fairseq's beam search would end in a bare
+        # NotImplementedError deep inside it
+        for model in models:
+            if not isinstance(model, FairseqEncoderDecoderModel):
+                raise TaskDataError(
+                    f"--path: not a seq2seq checkpoint ({type(model).__name__} has no "
+                    "decoder); generation needs a bart_12e* or 2stage-* checkpoint"
+                )
+        return super().build_generator(models, args, **kwargs)

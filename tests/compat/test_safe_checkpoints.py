@@ -83,3 +83,73 @@ def test_weights_only_stays_on():
     import os
 
     assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
+
+
+class _System:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("true",))
+
+
+class _Eval:
+    def __reduce__(self):
+        return (eval, ("1",))
+
+
+class _OrderedDictOfSystem:
+    def __reduce__(self):
+        import collections
+        import os
+
+        return (collections.OrderedDict, (os.system,))
+
+
+def _file(path, content: bytes):
+    path.write_bytes(content)
+    return path
+
+
+def _hostile(tmp_path, name, payload, **save):
+    state = _fairseq_like_state()
+    state["extra_state"]["x"] = payload
+    path = tmp_path / f"{name}.pt"
+    torch.save(state, path, **save)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, build, refused",
+    [
+        ("blocked-module", lambda p: _hostile(p, "a", _System()), "posix.system"),
+        ("not-allowlisted", lambda p: _hostile(p, "b", _Eval()), "eval"),
+        ("allowed-class-called-on-a-function",
+         lambda p: _hostile(p, "c", _OrderedDictOfSystem()), "posix.system"),
+        ("legacy-format",
+         lambda p: _hostile(p, "d", _System(), _use_new_zipfile_serialization=False),
+         "posix.system"),
+        ("plain-pickle", lambda p: _file(p / "e.pt", __import__("pickle").dumps(
+            {"model": _System()}, protocol=4)), "refuses it"),
+        ("legacy-tar", lambda p: _file(p / "f.pt", b"\0" * 4096), "legacy .tar format"),
+    ],
+)  # fmt: skip
+def test_every_refusal_is_one_line_without_the_unsafe_advice(
+    tmp_path, name, build, refused
+):
+    path = build(tmp_path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and refused in message
+    assert "weights_only" not in message.replace("weights-only", "")
+
+
+@pytest.mark.parametrize("content, looks", [(b"", "empty"), (b"text\n", "truncated?")])
+def test_a_damaged_file_is_one_line_saying_what_it_looks_like(tmp_path, content, looks):
+    from fairseq_recipes.compat.safe_checkpoints import DamagedCheckpointError
+
+    path = tmp_path / "c.pt"
+    path.write_bytes(content)
+    with pytest.raises(DamagedCheckpointError) as err:
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert "\n" not in str(err.value) and looks in str(err.value)

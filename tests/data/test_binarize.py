@@ -154,15 +154,19 @@ def test_gz_and_jsonl_inputs(tmp_path):
 def test_invalid_utf8_lines_are_skipped_and_counted(tmp_path, capsys):
     raw = tmp_path / "raw"
     raw.mkdir()
+    # a few broken lines among many good ones, as in web text (a high share is refused)
     (raw / "en.txt").write_bytes(
         b"Good line.\n\xff\xfe bad line\nMore text.\n\nAnother \xc3\x28 bad\n\nLast one.\n"
+        + b"\n"
+        + b"A good line.\n" * 20
     )
     stats = ReadStats()
     assert list(iter_documents(raw / "en.txt", stats)) == [
         "Good line. More text.",
         "Last one.",
+        " ".join(["A good line."] * 20),
     ]
-    assert (stats.documents, stats.invalid_utf8_lines) == (2, 2)
+    assert (stats.documents, stats.invalid_utf8_lines) == (3, 2)
     cli_main(
         ["--input", str(raw), "--output", str(tmp_path / "out"), "--vocab-size", "100"]
     )

@@ -90,6 +90,26 @@ def test_options_become_flags(tmp_path):
         ('[evaluate]\ndata = {xnli = "/x"}', "no directory for task(s) matis"),
         ("[corpus]\ntoy = false", "corpus.toy: false, but neither"),
         ("x = [", "not valid TOML"),
+        # types and ranges of every value, checked when the file is read
+        ("[evaluate]\nseeds = 0", "evaluate.seeds: must be at least 1"),
+        ("[evaluate]\nseeds = -2", "evaluate.seeds: must be at least 1"),
+        ('[evaluate]\nseeds = "3"', "evaluate.seeds: expected int"),
+        ("[evaluate]\ntoy_test = 0", "evaluate.toy_test: must be at least 1"),
+        ("[corpus]\ndocs_per_lang = 0", "corpus.docs_per_lang: must be at least 1"),
+        ('[pretrain]\nUPDATES = "abc"', "pretrain.UPDATES=abc: expected a whole number"),
+        ("[pretrain]\nUPDATES = 0", "pretrain.UPDATES=0: must be >= 1"),
+        ("[pretrain.roberta-12e]\nPEAK_LR = -1", "pretrain.roberta-12e.PEAK_LR=-1"),
+        ('[pretrain]\nPRECISION = "fp8"', "pretrain.PRECISION=fp8: expected bf16, fp16"),
+        (
+            "[pretrain]\nEMBED_DIM = 65\nHEADS = 4",
+            "EMBED_DIM=65: must be a multiple of HEADS",
+        ),
+        ('[preprocess]\nvocab_size = "big"', "preprocess.vocab_size: invalid int"),
+        ("[preprocess]\nvocab_size = 0", "preprocess.vocab_size must be >= 1"),
+        ('[evaluate.finetune]\nmax_updates = "x"', "evaluate.finetune.max_updates:"),
+        ("[evaluate.finetune.mtop]\nbatch_size = 0", "evaluate.finetune.mtop.batch_size"),
+        ('[evaluate.finetune]\ncpu = "yes"', "evaluate.finetune.cpu: expected true"),
+        ('[evaluate.finetune]\ntarget_format = "x"', "target_format: invalid choice"),
     ],
 )
 def test_bad_settings_are_one_line_errors_naming_the_file_and_key(

@@ -17,6 +17,9 @@ RECIPE_VARS="$(light -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" ||
   exit 2
 }
 eval "$RECIPE_VARS"
+# every setting given in the environment is checked before any arithmetic or fairseq-train
+# (fairseq_recipes/script_settings.py: the valid values of each)
+light -m fairseq_recipes.script_settings check || exit 2
 
 # Smoke mode: shrink the width and the update count (keeping the layer counts and the
 # proportions of multi-phase schedules), and run on CPU. Values set in the environment win.
@@ -94,6 +97,10 @@ NUM_WORKERS="${NUM_WORKERS:-1}"                 # data-loading processes per ran
 EMBED_DIM="${EMBED_DIM:-}"                      # model width (empty: the architecture's, 1024)
 FFN_DIM="${FFN_DIM:-}"                          # feed-forward width (empty: the architecture's, 4096)
 HEADS="${HEADS:-}"                              # attention heads (empty: the architecture's, 16)
+
+# the values derived above (smoke mode's width, the scaled update counts) agree too
+light -m fairseq_recipes.script_settings check UPDATES="$UPDATES" WARMUP="$WARMUP" \
+  EMBED_DIM="$EMBED_DIM" FFN_DIM="$FFN_DIM" HEADS="$HEADS" || exit 2
 
 # Width: the architecture's unless set (smoke mode sets it; the layer counts always stay).
 SHAPE_ARGS=()
@@ -202,11 +209,17 @@ extracted_encoder_args() {
   local init_encoder="$SAVE_DIR/encoder_init.pt"
   if [[ "$DRY_RUN" != 1 && ! -f "$init_encoder" && ! -f "$SAVE_DIR/checkpoint_last.pt" ]]; then
     [[ -f "$INIT" ]] || fail "$INIT: not found (INIT must be the final checkpoint of $R_INIT_FROM)"
-    mkdir -p "$SAVE_DIR"
+    make_save_dir
     "$PYTHON" -m fairseq_recipes.checkpoints.extract_encoder --input "$INIT" --output "$init_encoder" \
       | tee -a "$SAVE_DIR/train.log"
   fi
   ARGS+=(--finetune-from-model "$init_encoder")
+}
+
+# SAVE_DIR, or one line saying why it cannot be made (a read-only or full file system)
+make_save_dir() {
+  local why
+  why="$(mkdir -p "$SAVE_DIR" 2>&1)" || fail "$SAVE_DIR: cannot write: $(tr '[:upper:]' '[:lower:]' <<<"${why##*: }")"
 }
 
 # Run fairseq-train, teeing its output into SAVE_DIR/train.log (under srun, ranks other
@@ -227,7 +240,7 @@ run_train() {
     printf '%q ' "${cmd[@]}" "$@"; echo
     return
   fi
-  mkdir -p "$SAVE_DIR"
+  make_save_dir
   echo "[$RECIPE] $(date -u +%FT%TZ) launcher=$LAUNCHER world=$WORLD update_freq=$UPDATE_FREQ updates=$UPDATES precision=${PRECISION:-fp32} zero=$ZERO smoke=$SMOKE" \
     | tee -a "$log"
   "${cmd[@]}" "$@" 2>&1 | tee -a "$log"
