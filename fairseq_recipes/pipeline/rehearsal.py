@@ -314,14 +314,16 @@ def requirements(plan, jobs) -> dict:
         need = stage_memory(shape, stage, tokens)
         if need > memory[0]:
             memory = (need, f"pretrain {model}")
+        # fairseq writes one checkpoint per save and links it to the other names
+        # (compat/atomic_checkpoints.py); a second save (the resumed stage's) writes
+        # the new file beside the old; tidying writes the weights beside the full one
         full = _checkpoint_bytes(shape, stage, with_adam=True)
-        copies = 4 if cfg.rehearsal and cfg.rehearsal.resume == model else 2
-        during = kept + copies * full  # checkpoint_last and _best (+ interval ones)
+        weights = _checkpoint_bytes(shape, stage, with_adam=False)
+        resumed = cfg.rehearsal is not None and cfg.rehearsal.resume == model
+        during = kept + full + (full if resumed else weights if tidy else 0)
         if during > peak_disk[0]:
             peak_disk = (during, f"pretrain {model}")
-        kept += (
-            _checkpoint_bytes(shape, stage, with_adam=False) if tidy else copies * full
-        )
+        kept += weights if tidy else full * (2 if resumed else 1)
     for job in jobs:  # fine-tuning: the model and AdamW for all of it, best weights saved
         if job.name.startswith("evaluate "):
             model = job.name.split()[1]

@@ -107,15 +107,17 @@ def tree_memory(root: int) -> int:
 
 
 def disk_usage(root: Path) -> int:
-    """Bytes allocated on disk under ``root`` (files that vanish meanwhile are skipped)."""
-    total = 0
+    """Bytes allocated on disk under ``root``, each file once however many hard links
+    name it (checkpoint copies are links); files that vanish meanwhile are skipped."""
+    seen = {}
     for folder, _, files in os.walk(root):
         for name in files:
             try:
-                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+                st = os.lstat(os.path.join(folder, name))
             except OSError:
-                pass
-    return total
+                continue
+            seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    return sum(seen.values())
 
 
 class _Sampler(threading.Thread):
