@@ -96,6 +96,7 @@ choices=("fairseq", "torchrun", "slurm")),  # fmt: skip
     _float("CLIP_NORM", "gradient clipping, 0 = off", low=0),
     _int("SEED", "data order, noise and initialisation", low=0),
     _int("LOG_INTERVAL", "updates between log lines", low=1),
+    _int("NUM_WORKERS", "data-loading processes per rank (0: in the trainer)", low=0),
     _int("EMBED_DIM", "model width", low=1),
     _int("FFN_DIM", "feed-forward width", low=1),
     _int("HEADS", "attention heads", low=1),

@@ -3,6 +3,7 @@
 recipes-cost                         # terminal table, paper shapes, 250k vocabulary
 recipes-cost --format markdown
 recipes-cost --format json --hidden 768 --ffn 3072 --vocab 64000
+recipes-cost --bill [--mfu 0.4]      # Table 1 in GPU-hours on A100 and H100
 """
 
 import argparse
@@ -16,6 +17,8 @@ from .. import paper
 from ..atomic_files import write_text
 from ..cli import command
 from ..recipes import STAGES
+from .bill import bill, bill_rows, bill_title, formula_rates
+from .gpus import DEFAULT_MFU
 from .table1 import Width, both_models_cost, disagreements, model_cost
 
 FORMATS = {"table": "simple", "markdown": "github"}
@@ -81,6 +84,18 @@ def render(tables: dict, fmt: str) -> str:
     )
 
 
+def render_bill(b: dict, fmt: str, source: str = "by the formula") -> str:
+    if fmt == "json":
+        return json.dumps(b, indent=2)
+    (mh, models), (wh, ways) = bill_rows(b)
+    style = FORMATS[fmt]
+    return "\n\n".join([
+        bill_title(b, source),
+        tabulate(models, mh, tablefmt=style, disable_numparse=True),
+        tabulate(ways, wh, tablefmt=style, disable_numparse=True),
+    ])  # fmt: skip
+
+
 def ledger_table(paths, fmt: str) -> str:
     """The compute each checkpoint's run consumed, as its ledger counted it."""
     from ..checkpoints import encoder_state
@@ -128,6 +143,18 @@ def cli_main(argv=None):
         help="instead of Table 1, what the runs of these checkpoints consumed so far "
         "(the live ledger saved in them)",
     )
+    parser.add_argument(
+        "--bill",
+        action="store_true",
+        help="instead of Table 1, its GPU bill: every model and way in GPU-hours on "
+        "A100 and H100 (cost/gpus.py) from the formula's FLOPs at the shape below",
+    )
+    parser.add_argument(
+        "--mfu",
+        type=float,
+        default=DEFAULT_MFU,
+        help="model-FLOP utilisation the bill assumes (default: %(default)s)",
+    )
     shape = parser.add_argument_group("shape of the FLOP view (default: the paper's)")
     shape.add_argument("--hidden", type=_positive, default=paper.HIDDEN)
     shape.add_argument("--ffn", type=_positive, default=paper.FFN)
@@ -138,8 +165,13 @@ def cli_main(argv=None):
     args = parser.parse_args(argv)
     if args.tokens_per_sample < 3:
         parser.error("--tokens-per-sample: a block needs <s>, </s> and one token")
+    if not 0 < args.mfu <= 1:
+        parser.error(f"--mfu {args.mfu}: a utilisation in (0, 1]")
     if args.checkpoints:
         text = ledger_table(args.checkpoints, args.format) + "\n"
+    elif args.bill:
+        width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
+        text = render_bill(bill(formula_rates(width), args.mfu), args.format) + "\n"
     else:
         width = Width(args.hidden, args.ffn, args.vocab, args.tokens_per_sample)
         text = render(cost_tables(width), args.format) + "\n"

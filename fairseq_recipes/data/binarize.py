@@ -43,6 +43,7 @@ from .corpus import (
 from .manifest import MANIFEST_NAME, LanguageStats, format_summary, write_manifest
 from .sampling import sampling_probabilities
 from .vocab import (
+    UNUSED_SYMBOL_RE,
     ParallelEncoder,
     SpmEncoder,
     iter_spm_sample,
@@ -82,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         "SentencePiece (default: %(default)s)",
     )
     add("--spm-model", default=None, help="use this SentencePiece model, no training")
+    add(
+        "--dictionary-size",
+        type=int,
+        default=0,
+        help="pad the dictionary with unused symbols (madeupword0000, ...) to this many "
+        "entries, fairseq's specials included, e.g. 250002 for the shapes of XLM-R's "
+        "vocabulary without its SentencePiece model (a rehearsal device: the padding "
+        "rows are never seen in text); default: no padding",
+    )
     add(
         "--alpha",
         type=float,
@@ -155,7 +165,7 @@ def prepare_vocab(args, inputs, stats, sentences, work: Path) -> Path:
             character_coverage=args.character_coverage,
             num_threads=args.spm_threads,
         )
-    write_dictionary(model, work / "dict.txt")
+    write_dictionary(model, work / "dict.txt", size=args.dictionary_size)
     return model
 
 
@@ -238,6 +248,10 @@ def build(args, inputs: Dict[str, Path], work: Path) -> dict:
         "alpha": args.alpha,
         "sampling_probabilities": dict(zip(langs, probs.round(6).tolist())),
         "vocab_size": len(dictionary),
+        # unused symbols that --dictionary-size added after the real ones
+        "dictionary_padding": sum(
+            1 for s in dictionary.symbols if UNUSED_SYMBOL_RE.fullmatch(s)
+        ),
         "dictionary": "dict.txt",
         "spm_model": "spm.model",
         "spm": {
@@ -264,6 +278,8 @@ def check_values(args) -> None:
             raise PipelineError(f"--{name.replace('_', '-')} must be >= 1")
     if args.valid_docs < 0:
         raise PipelineError("--valid-docs must be >= 0")
+    if args.dictionary_size < 0:
+        raise PipelineError("--dictionary-size must be >= 0 (0: no padding)")
     if not 0 < args.character_coverage <= 1:
         raise PipelineError("--character-coverage must be in (0, 1]")
     if not np.isfinite(args.alpha) or args.alpha < 0:

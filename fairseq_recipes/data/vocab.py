@@ -10,6 +10,7 @@ fairseq ids through one lookup array.
 """
 
 import io
+import itertools
 import multiprocessing
 import re
 import signal
@@ -40,6 +41,10 @@ EXTRA_SYMBOLS = (MASK, DOC_SEP) + WORD_SENTINELS
 #: the characters of mTOP's logical forms (``[IN:GET_WEATHER [SL:DATE_TIME ... ] ]``): spm
 #: keeps them even when the corpus lacks one, so that no label ever encodes to <unk>
 LOGICAL_FORM_CHARS = "[]:_ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: unused symbols that pad a dictionary to a given size (``--dictionary-size``), named as
+#: fairseq's own ``Dictionary.pad_to_multiple_`` names its padding
+UNUSED_SYMBOL = "madeupword{:04d}"
+UNUSED_SYMBOL_RE = re.compile(r"madeupword\d{4,}")
 #: fairseq's Dictionary order of its four special symbols
 SPM_SPECIAL_IDS = {"bos_id": 0, "pad_id": 1, "eos_id": 2, "unk_id": 3}
 # spm's error messages start with the C++ source location: useless to a user
@@ -125,13 +130,19 @@ def write_spm_vocab(processor: spm.SentencePieceProcessor, vocab_path) -> None:
             f.write(f"{processor.id_to_piece(i)}\t{processor.get_score(i):g}\n")
 
 
-def write_dictionary(spm_path, dict_path) -> int:
+def write_dictionary(spm_path, dict_path, size: int = 0) -> int:
     """Write fairseq's dict.txt for an spm model; returns the number of lines.
 
     Pieces in spm id order, without control and unknown pieces (fairseq adds its own
     four specials); then ``<mask>`` and ``[DOC]`` if the model lacks them (``<mask>``
-    first: it lands where XLM-R's task appends it), then the word sentinels. The count column decreases with the
-    id so that even a count-sorted copy keeps the order.
+    first: it lands where XLM-R's task appends it), then the word sentinels. The count
+    column decreases with the id so that even a count-sorted copy keeps the order.
+
+    ``size`` (0: none) pads the dictionary with unused symbols (``madeupword0000``, ...)
+    after everything else until fairseq's ``Dictionary`` has ``size`` entries (its four
+    specials included): every real id stays what it was, and no text ever encodes to a
+    padding symbol. A rehearsal device: a model gets the embedding and output rows of a
+    large vocabulary (XLM-R's 250,002) without a SentencePiece model of that size.
     """
     processor = load_spm(spm_path)
     pieces = [
@@ -146,6 +157,16 @@ def write_dictionary(spm_path, dict_path) -> int:
             f"{spm_path}: normal pieces clash with fairseq's special symbols: "
             f"{' '.join(sorted(reserved))}"
         )
+    if size:
+        natural = len(Dictionary().symbols) + len(pieces)
+        if size < natural:
+            raise PipelineError(
+                f"--dictionary-size {size}: {spm_path} already needs {natural:,} "
+                "entries (specials, pieces, <mask>, [DOC] and the word sentinels)"
+            )
+        taken = set(pieces)
+        names = (UNUSED_SYMBOL.format(i) for i in itertools.count())
+        pieces += list(islice((n for n in names if n not in taken), size - natural))
     with open(dict_path, "w", encoding="utf-8") as f:
         for rank, piece in enumerate(pieces):
             f.write(f"{piece} {len(pieces) - rank}\n")

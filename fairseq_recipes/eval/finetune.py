@@ -23,6 +23,7 @@ the files of a dataset as released (``layouts.py``).
 import argparse
 import json
 import math
+import shutil
 from pathlib import Path
 
 from .. import paper
@@ -94,6 +95,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         out += ["--map-unknown-labels-to", args.map_unknown_labels_to]
     if args.cpu:
         out += ["--cpu"]
+    out += checkpoint_args(args)
     return [str(a) for a in out] + list(args.fairseq_args)
 
 
@@ -210,7 +212,18 @@ def run_seed(args, seed: int, tests: dict, n_train: int) -> dict:
         result = evaluate(best, tests, run_dir, args.task)
     result.update(seed=seed, model=str(args.checkpoint))
     _write_json(done, result)
+    if args.discard_checkpoints:  # nothing reads them once the metrics are written
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return result
+
+
+def checkpoint_args(args) -> list:
+    """fairseq-train options of what a seed saves: everything, or with
+    ``--discard-checkpoints`` only the best model's weights (no checkpoint_last.pt, no
+    optimizer state: a third of the size, and a killed seed starts again)."""
+    if args.discard_checkpoints:
+        return ["--no-last-checkpoints", "--no-save-optimizer-state"]
+    return []
 
 
 #: option -> smallest valid value (None: the option may be left unset)
@@ -315,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s2s.add_argument("--generate-batch-size", type=int, default=32)
     parser.add_argument("--cpu", action="store_true")
+    parser.add_argument(
+        "--discard-checkpoints", action="store_true",
+        help="save only the best model's weights and delete them once the seed's "
+        "metrics.json is written (rehearsals, sweeps: nothing reads them afterwards)",
+    )  # fmt: skip
     parser.add_argument("--log-interval", type=int, default=100)
     over = parser.add_argument_group("overrides of the paper's settings (paper.FINETUNE)")
     over.add_argument("--peak-lr", type=float)

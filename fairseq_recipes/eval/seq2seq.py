@@ -105,6 +105,9 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         out += ["--validate-by-generation", "--eval-beam", paper.SEQ2SEQ_FINETUNE_BEAM]
     if args.cpu:
         out += ["--cpu"]
+    from .finetune import checkpoint_args
+
+    out += checkpoint_args(args)
     return [str(a) for a in out] + list(args.fairseq_args)
 
 

@@ -18,7 +18,13 @@ defines them, and a key that tool does not know is an error naming the file and 
   (generate the embedded evaluation data, ``toy_eval.py``; ``toy_train``/``toy_dev``/
   ``toy_test`` examples per split) or ``data`` (``{task = "dir"}``: each dataset as
   released); ``[evaluate.finetune]``: ``recipes-finetune`` options for every task, and
-  ``[evaluate.finetune.<task>]`` for one.
+  ``[evaluate.finetune.<task>]`` for one;
+* ``[rehearsal]`` (``configs/rehearsal.toml``; absent otherwise): the paper's shapes on
+  one machine, measured (``rehearsal.py``): ``resume`` (a model whose stage is killed
+  once after its checkpoint at update ``resume_after_update``, then resumed by the same
+  command), ``tidy`` (delete what no later stage reads), ``export`` (models exported to
+  transformers and checked against fairseq's logits), ``mfu`` (the GPU bill's assumed
+  model-FLOP utilisation).
 """
 
 import re
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .. import paper, script_settings
+from ..cost.gpus import DEFAULT_MFU
 from ..data.toy_lexicon import LANGS as TOY_LANGS
 from ..errors import RecipesError
 from ..recipes import STAGES
@@ -37,6 +44,17 @@ COMMON_SH = ROOT / "train_scripts" / "lib" / "common.sh"
 EVAL_TASKS = ("xnli", "matis", "wikiann", "udpos", "mtop", "xsum")
 #: train-script variables the main job sets itself
 OWNED_ENV = {"DATA", "SAVE_DIR", "INIT", "PYTHON"}
+
+
+@dataclass
+class Rehearsal:
+    """The ``[rehearsal]`` table (see ``rehearsal.py``)."""
+
+    resume: str = ""  # a Table 1 model, "" for none
+    resume_after_update: int = 0
+    tidy: bool = True
+    export: List[str] = field(default_factory=list)
+    mfu: float = DEFAULT_MFU
 
 
 @dataclass
@@ -68,6 +86,7 @@ class Config:
     eval_data: Dict[str, str] = field(default_factory=dict)
     finetune: Dict[str, object] = field(default_factory=dict)
     finetune_by_task: Dict[str, Dict[str, object]] = field(default_factory=dict)
+    rehearsal: Optional[Rehearsal] = None
 
     def path(self, value: str) -> Path:
         """A path of the configuration: relative ones are relative to the project root."""
@@ -189,11 +208,14 @@ class _Reader:
         if key not in self.table:
             return default
         value = self.table.pop(key)
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        ok = isinstance(value, kind) and not (
+            isinstance(value, bool) and kind is not bool
+        )
         if kind is list:
             ok = ok and all(isinstance(v, str) for v in value)
         if not ok:
-            self.error(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
+            name = getattr(kind, "__name__", None) or "a number"
+            self.error(key, f"expected {name}, got {value!r}")
         if low is not None and value < low:
             self.error(key, f"must be at least {low}, got {value!r}")
         return value
@@ -319,8 +341,44 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
                     "--output", "-"]  # fmt: skip
         _check_options(finetune_parser(), values, required, where, source, check_finetune)
     ev.done()
+    if "rehearsal" in top.table:
+        cfg.rehearsal = _rehearsal(cfg, top.take("rehearsal", dict, {}), source)
     top.done()
     return cfg
+
+
+def _rehearsal(cfg: Config, table: dict, source: str) -> Rehearsal:
+    d, r = Rehearsal(), _Reader(table, "rehearsal.", source)
+    out = Rehearsal(
+        resume=r.take("resume", str, d.resume),
+        resume_after_update=r.take("resume_after_update", int, d.resume_after_update),
+        tidy=r.take("tidy", bool, d.tidy),
+        export=r.take("export", list, d.export),
+        mfu=r.take("mfu", (int, float), d.mfu),
+    )
+    r.done()
+    if not 0 < out.mfu <= 1:
+        r.error("mfu", f"{out.mfu}: a model-FLOP utilisation in (0, 1]")
+    if out.resume:
+        if out.resume not in cfg.models:
+            r.error("resume", f"{out.resume!r} is not one of the models trained")
+        if out.resume_after_update < 1:
+            r.error(
+                "resume_after_update", "must be at least 1 (the update to stop after)"
+            )
+        interval = cfg.pretrain_env(out.resume).get("SAVE_INTERVAL")
+        if interval is None or out.resume_after_update % int(interval) != 0:
+            r.error(
+                "resume_after_update",
+                f"{out.resume_after_update} is not an update {out.resume} saves a "
+                f"checkpoint at (set pretrain.{out.resume}.SAVE_INTERVAL to it)",
+            )
+    for model in out.export:
+        if model not in cfg.models:
+            r.error("export", f"{model!r} is not one of the models trained")
+        if STAGES[model].cross_attention == "fusion":
+            r.error("export", f"{model!r}: attention fusion has no transformers class")
+    return out
 
 
 def load(path: Optional[str]) -> Config:

@@ -54,6 +54,7 @@ class Plan:
 
     def __init__(self, cfg: config_module.Config):
         self.cfg, work = cfg, cfg.work
+        self.work = work
         self.python = sys.executable
         self.corpus = cfg.path(cfg.input) if cfg.input else work / "corpus"
         self.data_bin = cfg.path(cfg.data_bin) if cfg.data_bin else work / "data-bin"
@@ -121,9 +122,19 @@ class Plan:
             env["INIT"] = str(self.checkpoint(stage.init_from))
             after.append(f"pretrain {stage.init_from}")
         script = config_module.ROOT / "train_scripts" / f"{model}.sh"
-        return Job(f"pretrain {model}", save_dir / "main-job.log", save_dir / ".done",
-                   argv=["bash", str(script)], env=env, after=after,
-                   summary="fairseq_recipes.pipeline.report:pretrain_summary")  # fmt: skip
+        job = Job(f"pretrain {model}", save_dir / "main-job.log", save_dir / ".done",
+                  argv=["bash", str(script)], env=env, after=after,
+                  summary="fairseq_recipes.pipeline.report:pretrain_summary")  # fmt: skip
+        rehearsal = self.cfg.rehearsal
+        if rehearsal is not None:
+            from .rehearsal import interrupt_pattern
+
+            resume = rehearsal.resume_after_update if rehearsal.resume == model else 0
+            job.finish = "fairseq_recipes.pipeline.rehearsal:finish_stage"
+            job.finish_args = (rehearsal.tidy, resume)
+            if resume:
+                job.interrupt = interrupt_pattern(resume)
+        return job
 
     def finetune_job(self, model: str, task: str) -> Job:
         cfg, output = self.cfg, self.results / model / task
@@ -163,12 +174,22 @@ class Plan:
         for model in trained:
             for task in evaluated_tasks(model, cfg.tasks):
                 everything[f"evaluate {model} {task}"] = self.finetune_job(model, task)
-        data = [j for j in everything if not j.startswith(("pretrain", "evaluate"))]
+        exports = []
+        if cfg.rehearsal is not None:
+            from .rehearsal import export_jobs
+
+            for model in [m for m in cfg.rehearsal.export if m in trained]:
+                for job in export_jobs(self, model):
+                    everything[job.name] = job
+                    exports.append(job.name)
+        data = [j for j in everything
+                if not j.startswith(("pretrain", "evaluate", "export", "check export"))]  # fmt: skip
         goals = {
             "data": data,
             "pretrain": [f"pretrain {m}" for m in models],
             "evaluate": [f"evaluate {m} {t}" for m in models
-                         for t in evaluated_tasks(m, tasks)],
+                         for t in evaluated_tasks(m, tasks)]
+                        + [j for j in exports if j.rsplit(" ", 1)[1] in models],
         }  # fmt: skip
         goals["all"] = data + goals["pretrain"] + goals["evaluate"]
         goals = goals.get(step, [])
@@ -219,6 +240,11 @@ def build_parser():
     parser.add_argument(
         "--dry-run", action="store_true", help="list the jobs, run nothing"
     )
+    parser.add_argument(
+        "--skip-preflight", action="store_true",
+        help="with [rehearsal]: start even when the memory or disk check finds too "
+        "little (e.g. memory another process is about to release)",
+    )  # fmt: skip
     return parser
 
 
@@ -235,19 +261,36 @@ def cli_main(argv=None):
         cfg.work_dir = args.work_dir
     plan = Plan(cfg)
     jobs = plan.jobs(args.stage, args.model, args.task)
+    need = None
+    if cfg.rehearsal is not None:  # before anything is written
+        from . import rehearsal
+
+        pending = [job for job in jobs if not job.is_done()]
+        if args.dry_run or args.skip_preflight:
+            need = rehearsal.requirements(plan, pending)
+        else:
+            need = rehearsal.preflight(plan, pending)
     out = sys.stdout if args.dry_run else _Tee(sys.stdout, cfg.work / "main.log")
     print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
           f"{cfg.jobs} at once x {cfg.threads} thread(s)", file=out, flush=True)  # fmt: skip
+    if need is not None:
+        print(f"pre-flight: the largest job ({need['memory_job'] or '-'}) needs about "
+              f"{need['memory'] / rehearsal.GB:.1f} GB of memory, the run about "
+              f"{need['disk'] / rehearsal.GB:.1f} GB more disk at its peak "
+              f"({need['disk_job'] or '-'})", file=out, flush=True)  # fmt: skip
     if args.dry_run:
         for job in jobs:
             state = "done" if job.is_done() else "to run"
             print(f"{state:6}  {job.name}  (after: {', '.join(job.after) or '-'})")
         return
-    run(jobs, cfg.jobs, cfg.threads, out=out)
+    disk_root = cfg.work if cfg.rehearsal is not None else None
+    run(jobs, cfg.jobs, cfg.threads, out=out, disk_root=disk_root)
     if args.stage in ("all", "report"):
         from .report import build
 
         print(f"report: {build(plan)}", file=out, flush=True)
+    if cfg.rehearsal is not None:
+        print(rehearsal.markdown(plan), file=out, flush=True)
 
 
 if __name__ == "__main__":

@@ -214,6 +214,10 @@ def build(plan) -> Path:
     sections += [
         f"![{p.stem}]({p.name})" for p in figures if p.stem not in ("cost", "loss")
     ]
+    if cfg.rehearsal is not None:
+        from .rehearsal import markdown
+
+        sections += ["## Rehearsal: resources per stage and the GPU bill", markdown(plan)]
     text = "\n\n".join(sections) + "\n"
     _check_finite(text, str(output / "report.md"))
     path = output / "report.md"

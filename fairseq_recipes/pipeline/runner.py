@@ -8,9 +8,18 @@ from ``checkpoint_last.pt``). Jobs run in a pool of ``jobs`` worker processes, e
 limited to ``threads`` CPU threads; progress is a tqdm bar plus one line per finished job.
 The first failure stops new jobs, lets the running ones end, and is reported with the
 job's log.
+
+Every job's resources are written beside its log (``<log>.resources.json``): seconds,
+the peak resident memory of its largest process (the kernel's high-water mark, exact)
+and the peak of the sum over its process tree sampled every second (data-loading
+workers included). A job can be interrupted once on purpose (``interrupt``: killed with
+SIGKILL, as a preemption or an out-of-memory kill would, when its log matches) and is
+then run again with the same command, which must resume: the rehearsal's resume.
 """
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +33,7 @@ from typing import Callable, Dict, List, Optional
 
 from tqdm import tqdm
 
+from ..atomic_files import write_text
 from ..errors import RecipesError
 from ..eval.in_process import last_line, run_logged
 
@@ -39,9 +49,156 @@ class Job:
     args: tuple = ()
     after: List[str] = field(default_factory=list)  # names of the jobs it needs
     summary: Optional[str] = None  # "module:function" of (job) -> one line when done
+    #: "module:function" of (job) run once the work succeeded, before ``done`` is
+    #: written (measure, tidy up); a failure fails the job
+    finish: Optional[str] = None
+    finish_args: tuple = ()  # more arguments of ``finish``
+    #: a command job: kill it (SIGKILL to its process group) the first time its log
+    #: matches this pattern, then run the same command again
+    interrupt: Optional[str] = None
 
     def is_done(self) -> bool:
         return self.done.exists()
+
+    @property
+    def resources(self) -> Path:
+        """Where the job's measured resources are written (JSON)."""
+        return self.log.with_name(self.log.stem + ".resources.json")
+
+    @property
+    def interrupted(self) -> Path:
+        """Exists once the job was interrupted on purpose (it never is twice)."""
+        return self.log.with_name(self.log.stem + ".interrupted")
+
+
+def _children() -> Dict[int, List[int]]:
+    kids: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _status_kb(pid, key: str, name: str = "status") -> int:
+    """A ``kB`` field of /proc/PID/status or smaps_rollup (0 when gone)."""
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_memory(root: int) -> int:
+    """Bytes resident in ``root`` and its descendants, shared pages counted once (PSS)."""
+    kids, todo, total = _children(), [root], 0
+    while todo:
+        pid = todo.pop()
+        total += _status_kb(pid, "Pss:", "smaps_rollup")
+        todo += kids.get(pid, [])
+    return total * 1024
+
+
+def disk_usage(root: Path) -> int:
+    """Bytes allocated on disk under ``root``, each file once however many hard links
+    name it (checkpoint copies are links); files that vanish meanwhile are skipped."""
+    seen = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    return sum(seen.values())
+
+
+class _Sampler(threading.Thread):
+    """Samples a process tree's memory every second (``peak``: the largest sum seen)
+    and, given ``disk_root``, the bytes under it (``peak_disk``). With ``pattern``, also
+    watches ``log`` (from ``offset``) and calls ``on_match`` once."""
+
+    def __init__(self, root, log=None, offset=0, pattern=None, on_match=None,
+                 disk_root=None):  # fmt: skip
+        super().__init__(daemon=True)
+        self.root, self.peak, self.stopped = root, 0, threading.Event()
+        self.log, self.offset, self.on_match = log, offset, on_match
+        self.pattern = re.compile(pattern) if pattern else None
+        self.disk_root, self.peak_disk = disk_root, 0
+
+    def sample_disk(self):
+        if self.disk_root is not None:
+            self.peak_disk = max(self.peak_disk, disk_usage(self.disk_root))
+
+    def run(self):
+        while not self.stopped.is_set():
+            self.peak = max(self.peak, tree_memory(self.root))
+            self.sample_disk()
+            if self.pattern is not None and self._matched():
+                self.on_match()
+                self.pattern = None
+            self.stopped.wait(1.0)
+
+    def _matched(self) -> bool:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return False
+        return self.pattern.search(text) is not None
+
+
+def _run_command(job: Job, env: dict, interrupt: Optional[str], disk_root) -> dict:
+    """Run the job's command once; returns its exit code and measured resources."""
+    offset = job.log.stat().st_size if job.log.exists() else 0
+    killed = []
+    global _command_group
+    with open(job.log, "a", encoding="utf-8") as log:
+        # a process group of its own, so that all of it can be ended (_stop_command)
+        proc = subprocess.Popen(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        _command_group = proc.pid
+
+        def kill():
+            killed.append(time.time())
+            os.killpg(proc.pid, signal.SIGKILL)
+
+        sampler = _Sampler(proc.pid, job.log, offset, interrupt, kill, disk_root)
+        sampler.start()
+        try:  # wait4: the exit status and the kernel's peak memory of the process tree
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            sampler.stopped.set()
+            _command_group = None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        sampler.join()
+        sampler.sample_disk()  # what it left (a short job may end between samples)
+        if killed:  # the rest of its process group (tee, data-loading workers)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return dict(returncode=proc.returncode, killed=bool(killed),
+                peak_rss=usage.ru_maxrss * 1024, peak_tree=sampler.peak,
+                peak_disk=sampler.peak_disk)  # fmt: skip
+
+
+def _reset_peak_rss() -> bool:
+    """Restart this process's high-water mark (Linux: /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _resolve(spec: str) -> Callable:
@@ -102,31 +259,49 @@ def _init_worker(threads: int, pids) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_command(job: Job, threads: int) -> int:
-    """The job's command in a process group of its own (so that all of it can be ended),
-    its output appended to the job's log; returns its exit status."""
-    global _command_group
-    env = {**os.environ, **job.env, "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}  # fmt: skip
-    with open(job.log, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        _command_group = proc.pid
-        try:
-            return proc.wait()
-        finally:
-            _command_group = None
-
-
-def _execute(job: Job, threads: int) -> str:
+def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
     """Run one job in a worker; returns its summary line, raises RecipesError."""
     job.log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
     if job.argv:
-        status = _run_command(job, threads)
-        if status != 0:
-            raise RecipesError(f"exit status {status}: {last_line(job.log)}")
+        env = {**os.environ, **job.env, "OMP_NUM_THREADS": str(threads),
+               "MKL_NUM_THREADS": str(threads)}  # fmt: skip
+        interrupt = job.interrupt if not job.interrupted.exists() else None
+        runs = [_run_command(job, env, interrupt, disk_root)]
+        if runs[-1]["killed"]:
+            write_text(
+                job.interrupted, f"killed at {time.ctime()} (log matched {interrupt!r})\n"
+            )
+            with open(job.log, "a", encoding="utf-8") as log:
+                log.write(f"[main job] interrupted on purpose (SIGKILL once the log matched "
+                          f"{interrupt!r}); running the same command again\n")  # fmt: skip
+            runs.append(_run_command(job, env, None, disk_root))
+        if runs[-1]["returncode"] != 0:
+            raise RecipesError(
+                f"exit status {runs[-1]['returncode']}: {last_line(job.log)}"
+            )
+        used = {key: max(r[key] for r in runs)
+                for key in ("peak_rss", "peak_tree", "peak_disk")}  # fmt: skip
+        used["runs"] = len(runs)
     else:
-        run_logged("failed", lambda: _resolve(job.call)(*job.args), job.log)
+        measured = _reset_peak_rss()
+        sampler = _Sampler(os.getpid(), disk_root=disk_root)
+        sampler.start()
+        try:
+            run_logged("failed", lambda: _resolve(job.call)(*job.args), job.log)
+        finally:
+            sampler.stopped.set()
+            sampler.join()
+            sampler.sample_disk()
+        hwm = _status_kb("self", "VmHWM:") * 1024 if measured else 0
+        used = dict(peak_rss=hwm, peak_tree=max(hwm, sampler.peak),
+                    peak_disk=sampler.peak_disk, runs=1)  # fmt: skip
+    write_text(
+        job.resources, json.dumps(dict(seconds=round(time.time() - start, 1), **used))
+    )
+    if job.finish:
+        finish = _resolve(job.finish)
+        run_logged("finishing failed", lambda: finish(job, *job.finish_args), job.log)
     job.done.parent.mkdir(parents=True, exist_ok=True)
     job.done.touch()
     return _resolve(job.summary)(job) if job.summary else ""
@@ -146,8 +321,10 @@ def _stop_workers(pool, pids) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
-    """Run ``jobs`` (in list order where dependencies allow) on ``workers`` processes."""
+def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
+        disk_root: Optional[Path] = None) -> None:  # fmt: skip
+    """Run ``jobs`` (in list order where dependencies allow) on ``workers`` processes;
+    with ``disk_root``, each job's resources include the peak bytes under it."""
     names = {job.name for job in jobs}
     for job in jobs:
         unknown = [a for a in job.after if a not in names]
@@ -179,7 +356,10 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr) -> None:
                     break
                 job = ready[0]
                 pending.remove(job)
-                running[pool.submit(_execute, job, threads)] = (job, time.time())
+                running[pool.submit(_execute, job, threads, disk_root)] = (
+                    job,
+                    time.time(),
+                )
                 bar.set_postfix_str(", ".join(j.name for j, _ in running.values()))
                 if not out.isatty():
                     print(f"started {job.name}", file=out, flush=True)

@@ -346,3 +346,17 @@ def test_real_ud_text_through_the_pipeline(tmp_path):
     first = next(iter_documents(tmp_path / "txt" / "hi.txt"))
     decoded = encoder.decode(items(tmp_path / "out" / "shard0" / "hi" / "train")[0])
     assert decoded.split() == first.split()
+
+
+def test_dictionary_size_pads_the_dictionary_the_data_and_the_manifest_agree(tmp_path):
+    write_corpus(tmp_path / "raw", langs=("en", "hi"), docs_per_lang=12, seed=2)
+    manifest = run(tmp_path / "raw", tmp_path / "out", "--valid-docs", 2,
+                   "--dictionary-size", 70_000)  # fmt: skip
+    dictionary = load_dictionary(tmp_path / "out" / "dict.txt")
+    assert manifest["vocab_size"] == len(dictionary) == 70_000
+    assert manifest["dictionary_padding"] == 70_000 - manifest["spm"]["pieces"] - 256
+    # over 65,535 entries the token ids no longer fit uint16: fairseq stores 32 bits
+    train = MMapIndexedDataset(str(tmp_path / "out" / "shard0" / "en" / "train"))
+    assert np.dtype(train._index.dtype).itemsize == 4
+    with pytest.raises(PipelineError, match="--dictionary-size 100: "):
+        run(tmp_path / "raw", tmp_path / "small", "--dictionary-size", 100)

@@ -10,6 +10,7 @@ from fairseq_recipes.data.toy_corpus import LANGS, ToyWorld, render
 from fairseq_recipes.data.vocab import (
     DOC_SEP,
     MASK,
+    UNUSED_SYMBOL_RE,
     WORD_SENTINELS,
     SpmEncoder,
     load_dictionary,
@@ -147,3 +148,25 @@ def test_logical_form_characters_never_become_unk(own_model, sentences):
     ids = SpmEncoder(model, d).encode(form)
     assert d.unk() not in ids.tolist()
     assert SpmEncoder(model, d).decode(ids) == form
+
+
+def test_a_dictionary_padded_to_a_size_keeps_every_id_and_adds_unused_symbols(
+    own_model, tmp_path
+):
+    model, natural_path = own_model
+    natural = load_dictionary(natural_path)
+    write_dictionary(model, tmp_path / "dict.txt", size=len(natural) + 1000)
+    padded = load_dictionary(tmp_path / "dict.txt")
+    assert len(padded) == len(natural) + 1000
+    assert padded.symbols[: len(natural)] == natural.symbols  # every real id unchanged
+    extra = padded.symbols[len(natural) :]
+    assert all(UNUSED_SYMBOL_RE.fullmatch(s) for s in extra) and len(set(extra)) == 1000
+    # no text encodes to a padding symbol, and text encodes as without padding
+    text = "the quick brown fox"
+    assert np.array_equal(
+        SpmEncoder(model, padded).encode(text), SpmEncoder(model, natural).encode(text)
+    )
+    write_dictionary(model, tmp_path / "same.txt", size=len(natural))
+    assert load_dictionary(tmp_path / "same.txt").symbols == natural.symbols
+    with pytest.raises(PipelineError, match=f"--dictionary-size {len(natural) - 1}: "):
+        write_dictionary(model, tmp_path / "small.txt", size=len(natural) - 1)

@@ -6,6 +6,7 @@ import filecmp
 import json
 import os
 import random
+import shutil
 import sys
 
 import pytest
@@ -441,3 +442,33 @@ def test_dtype_casts_the_weights_and_nothing_else(exported, tmp_path):
         assert torch.equal(tensor, reference[name].to(tensor.dtype)), name
     for name in ("tokenizer.json", "tokenizer_config.json"):
         assert (tmp_path / "bf16" / name).read_bytes() == (full / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["roberta-12e", "2stage-bart-12e12d-unfrz"])
+def test_the_logit_check_passes_an_export_and_fails_a_changed_one(
+    exported, data_bin, raw_corpus, tmp_path, name
+):
+    """``export/logit_check.py`` (the rehearsal's check of the export at the paper's
+    width): passes the export, with the export as close to fairseq's float64 logits as
+    fairseq's own float32 ones; fails it with one layer norm's bias moved by 1e-3."""
+    checkpoint, out = exported(name)
+    args = ["--checkpoint", checkpoint, "--data", data_bin, "--corpus", raw_corpus]
+    proc = python_module("fairseq_recipes.export.logit_check", *args, "--hf", out,
+                         "--output", tmp_path / "check.json")  # fmt: skip
+    result = json.loads((tmp_path / "check.json").read_text())
+    assert result["passed"] and proc.stdout.strip().endswith("passed")
+    assert result["export_vs_fairseq"] < TOLERANCE < result["logit_std"] / 100
+    assert result["fairseq_fp32_vs_fp64"] > 0  # float32 rounding is visible
+    from safetensors.torch import load_file, save_file
+
+    changed = tmp_path / "changed"
+    shutil.copytree(out, changed)
+    stored = load_file(changed / "model.safetensors")
+    key = next(
+        k for k in sorted(stored) if k.endswith(("layer_norm.bias", "LayerNorm.bias"))
+    )
+    stored[key] = stored[key] + 1e-3
+    save_file(stored, changed / "model.safetensors", metadata={"format": "pt"})
+    proc = python_module("fairseq_recipes.export.logit_check", *args, "--hf", changed,
+                         check=False)  # fmt: skip
+    assert proc.returncode == 1 and "FAILED" in proc.stdout

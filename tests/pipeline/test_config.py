@@ -30,7 +30,7 @@ def test_the_default_is_configs_toy_toml():
     assert cfg.finetune_options("mtop")[:3] == ["--cpu", "--max-updates", str(mtop)]
 
 
-@pytest.mark.parametrize("name", ["toy", "smoke", "paper", "single-gpu"])
+@pytest.mark.parametrize("name", ["toy", "smoke", "paper", "single-gpu", "rehearsal"])
 def test_every_shipped_configuration_loads(name):
     cfg = config.load(str(CONFIGS / f"{name}.toml"))
     assert cfg.models == list(STAGES)

@@ -1,12 +1,14 @@
 """The main job's job graph: order, reuse, resume after a failure, one-line errors."""
 
 import io
+import json
+import re
 import sys
 
 import pytest
 
 from fairseq_recipes.errors import RecipesError
-from fairseq_recipes.pipeline.runner import Job, run
+from fairseq_recipes.pipeline.runner import Job, _execute, run
 
 
 def _job(tmp_path, name, after=(), fail=False):
@@ -60,3 +62,60 @@ def test_python_call_jobs_run_in_the_worker_with_their_output_in_the_log(tmp_pat
 def test_an_unknown_dependency_is_an_error(tmp_path):
     with pytest.raises(RecipesError, match="depends on unknown job"):
         run([_job(tmp_path, "a", after=["zzz"])], workers=1, threads=1, out=io.StringIO())
+
+
+def test_every_job_writes_its_resources_and_a_finish_hook_runs_before_done(tmp_path):
+    big = tmp_path / "big"
+    script = (
+        f"import numpy; a = numpy.ones(50_000_000); open({str(big)!r}, 'wb').write(a)"
+    )
+    job = Job("big", tmp_path / "logs" / "big.log", tmp_path / "done" / "big",
+              argv=[sys.executable, "-c", script],
+              finish="tests.pipeline.test_runner:_record_finish",
+              finish_args=(str(tmp_path / "finished"),))  # fmt: skip
+    _execute(job, threads=1, disk_root=tmp_path)  # what a worker of run() does
+    used = json.loads(job.resources.read_text())
+    assert used["runs"] == 1 and used["seconds"] > 0
+    assert 400e6 < used["peak_rss"] < 1.5e9  # the 400 MB array, measured by the kernel
+    # the finish hook saw the resources written and the job not yet done
+    assert (tmp_path / "finished").read_text() == "resources then not done"
+    assert 400e6 < used["peak_disk"] < 1e9 and job.is_done()
+    call = Job("call", tmp_path / "call.log", tmp_path / "call.done",
+               call="numpy:ones", args=(60_000_000,))  # fmt: skip
+    _execute(call, threads=1)
+    assert json.loads(call.resources.read_text())["peak_rss"] > 480e6
+
+
+def _record_finish(job, path):
+    state = ("resources" if job.resources.exists() else "none") + (
+        " then done" if job.is_done() else " then not done"
+    )
+    with open(path, "w") as f:
+        f.write(state)
+
+
+def test_an_interrupted_job_is_killed_once_and_run_again_by_the_same_command(tmp_path):
+    """The command counts in a file: the first run is killed (SIGKILL) at step 3, the
+    rerun continues from the count and ends; a later invocation interrupts nothing."""
+    counter = tmp_path / "count"
+    script = (
+        "import os, time, sys\n"
+        f"p = {str(counter)!r}\n"
+        "n = int(open(p).read()) if os.path.exists(p) else 0\n"
+        "print('resumed from', n, flush=True)\n"
+        "while n < 6:\n"
+        "    n += 1; open(p, 'w').write(str(n)); print('saved', n, flush=True)\n"
+        "    time.sleep(0.5)\n"
+    )
+    job = Job("resumable", tmp_path / "r.log", tmp_path / "r.done",
+              argv=[sys.executable, "-c", script], interrupt=r"saved 3\b")  # fmt: skip
+    _execute(job, threads=1)
+    log = job.log.read_text()
+    assert job.is_done() and job.interrupted.exists() and counter.read_text() == "6"
+    first, second = log.split("[main job] interrupted on purpose")
+    assert "saved 3" in first and "saved 6" not in first  # killed before it ended
+    assert "resumed from 0" in first and re.search(r"resumed from [3-5]\b", second)
+    assert json.loads(job.resources.read_text())["runs"] == 2
+    job.done.unlink()  # run it again: the marker says it was interrupted already
+    _execute(job, threads=1)
+    assert job.log.read_text().count("interrupted on purpose") == 1
