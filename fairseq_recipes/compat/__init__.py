@@ -2,6 +2,7 @@
 
 from . import (
     checkpoint_loading,
+    checkpoint_saved,
     clean_exit,
     distributed,
     safe_checkpoints,
@@ -13,5 +14,6 @@ def install() -> None:
     safe_checkpoints.install()
     clean_exit.install()
     checkpoint_loading.install()
+    checkpoint_saved.install()
     task_state_resume.install()
     distributed.install()
