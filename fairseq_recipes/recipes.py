@@ -3,7 +3,9 @@
 Each ``train_scripts/<name>.sh`` reads its settings with
 ``python -m fairseq_recipes.recipes shell <name>`` (shell assignments), and the compute
 ledger reads the same definitions, so no number is typed twice. Paper numbers come from
-``fairseq_recipes.paper``.
+``fairseq_recipes.paper``; recipe 3 (``bart-12e12d-joint``, MLM and span denoising trained
+jointly), which the paper names as future work but does not train, is an eleventh row
+whose settings are ours (``fairseq_recipes.recipe3``) and which is marked ``in_paper=False``.
 """
 
 import argparse
@@ -12,7 +14,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from . import paper
+from . import paper, recipe3
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class Stage:
     freeze_encoder_updates: int = 0  # recipe 2: -1 frozen throughout, N first N updates
     cross_attention: str = "standard"  # recipe 2: standard or fusion
     untie_output: bool = False  # recipe 1: the MLM head's projection is its own parameter
+    #: recipe 3: how MLM and span denoising share the updates (alternate, sample, sum;
+    #: empty: the stage trains one objective), the share of MLM-only updates and the
+    #: loss weights
+    objective_schedule: str = ""
+    mlm_share: float = 0.0
+    mlm_weight: Optional[float] = None
+    denoising_weight: Optional[float] = None
+    in_paper: bool = True  # a row of the paper's Table 1 (recipe 3's is ours)
 
 
 def _mlm(name, **kw):
@@ -66,7 +76,25 @@ def _seq2seq(name, shape, noise_mode, arch=None, **kw):
     )
 
 
-#: Table 1, in the paper's order
+def _joint(name):
+    """Recipe 3: bart_12e12d with an MLM head, both objectives in one run (recipe3.py)."""
+    return _seq2seq(
+        name,
+        "bart_12e12d",
+        "drop",
+        arch="bart_12e12d_joint",
+        task="recipes_joint_pretraining",
+        criterion="recipes_joint",
+        updates=recipe3.UPDATES,
+        objective_schedule=recipe3.SCHEDULE,
+        mlm_share=float(recipe3.MLM_SHARE),
+        mlm_weight=recipe3.MLM_WEIGHT,
+        denoising_weight=recipe3.DENOISING_WEIGHT,
+        in_paper=False,
+    )
+
+
+#: Table 1, in the paper's order, then recipe 3 (not in the paper)
 STAGES = {
     s.name: s
     for s in [
@@ -114,17 +142,21 @@ STAGES = {
             init_from="roberta-12e",
             freeze_encoder_updates=paper.UNFREEZE_FROZEN_UPDATES,
         ),
+        # recipe 3 (the paper's future work, our settings): MLM and span denoising jointly
+        _joint(recipe3.NAME),
     ]
 }
 
 #: The ways to get both a multilingual encoder and a seq2seq model (paper, Table 1's
-#: totals): name -> (encoder model, seq2seq model). Each costs the stages behind both.
+#: totals; recipe 3's is ours): name -> (encoder model, seq2seq model). Each costs the
+#: stages behind both; recipe 3's one run makes both.
 BOTH_MODELS = {
     "from scratch": ("roberta-12e", "bart-12e12d"),
     "recipe 1": ("bart-12e12d+mlm", "bart-12e12d"),
     "recipe 2": ("roberta-12e", "2stage-bart-12e12d"),
     "recipe 2, attention fusion": ("roberta-12e", "2stage-bart-12e12d-attn-f"),
     "recipe 2, unfrozen": ("roberta-12e", "2stage-bart-12e12d-unfrz"),
+    "recipe 3, joint": (recipe3.NAME, recipe3.NAME),
 }
 
 

@@ -56,7 +56,7 @@ def fairseq(entry, *args, **kwargs):
     return python_module(module, *args, "--user-dir", PLUGIN, **kwargs)
 
 
-def train_script(name, data, save_dir, *args, **env):
+def train_script(name, data, save_dir, *args, check=True, **env):
     """A train script in smoke mode; ``args`` go on to fairseq-train."""
     env = {
         "SMOKE": "1",
@@ -65,7 +65,7 @@ def train_script(name, data, save_dir, *args, **env):
         "PYTHON": sys.executable,
         **{k: str(v) for k, v in env.items()},
     }
-    return run(["bash", TRAIN_SCRIPTS / f"{name}.sh", *args], env=env)
+    return run(["bash", TRAIN_SCRIPTS / f"{name}.sh", *args], env=env, check=check)
 
 
 _INNER = re.compile(r"\| train_inner \| .*?loss=([\d.]+).*?num_updates=(\d+)")

@@ -117,6 +117,29 @@ def test_frozen_encoder_asks_ddp_for_unused_parameters(data_bin, tmp_path, no_sl
     assert "--find-unused-parameters" not in plain
 
 
+@pytest.mark.parametrize("env,unused", [
+    ({"GPUS_PER_NODE": 8}, True),
+    ({"GPUS_PER_NODE": 8, "OBJECTIVE_SCHEDULE": "sum"}, False),
+    ({"GPUS_PER_NODE": 8, "DDP_BACKEND": "legacy_ddp"}, False),
+    ({"GPUS_PER_NODE": 1}, False),
+])  # fmt: skip
+def test_joint_updates_ask_ddp_for_unused_parameters(data_bin, tmp_path, no_slurm, env,
+                                                     unused):  # fmt: skip
+    """Recipe 3: an update of one objective leaves the decoder or the MLM head without a
+    gradient; with both every update (sum), every parameter has one."""
+    cmd = _launch("bart-12e12d-joint", data_bin, tmp_path, PRECISION="bf16", **env)
+    assert ("--find-unused-parameters" in cmd) == unused
+    assert _option(cmd, "--objective-schedule") == env.get(
+        "OBJECTIVE_SCHEDULE", "alternate"
+    )
+    assert float(_option(cmd, "--mlm-share")) == pytest.approx(1 / 6)
+    assert [_option(cmd, o) for o in ("--mlm-weight", "--denoising-weight")] == [
+        "1.0",
+        "1.0",
+    ]
+    assert _option(cmd, "--max-update") == "600000"
+
+
 @pytest.mark.parametrize("env,message", [
     ({"LAUNCHER": "fairseq", "GPUS_PER_NODE": 8, "NODES": 2},
      "error: LAUNCHER=fairseq starts processes on this machine only (NODES=2): use "

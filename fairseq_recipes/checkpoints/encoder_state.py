@@ -21,6 +21,12 @@ MLM_ENCODER_PREFIX = "encoder.sentence_encoder."
 MLM_HEAD_PREFIX = "encoder.lm_head."
 SEQ2SEQ_ENCODER_PREFIX = "encoder."
 DECODER_PREFIX = "decoder."
+#: recipe 3's joint model: a seq2seq model with an MLM head on its encoder
+JOINT_MLM_HEAD_PREFIX = "mlm_head."
+#: the two models a joint run writes beside its checkpoints (``joint_views.py``)
+JOINT_VIEWS_HINT = (
+    "use the encoder_last.pt or seq2seq_last.pt that its run wrote beside it"
+)
 
 #: (argument, what a user passes to change it): the shape both encoders must agree on
 ENCODER_SHAPE_ARGS = (
@@ -60,13 +66,16 @@ def load(path) -> dict:
 
 
 def kind(state: dict) -> str:
-    """``mlm`` (RoBERTa-style encoder), ``seq2seq`` (encoder-decoder) or ``unknown``."""
+    """``mlm`` (RoBERTa-style encoder), ``seq2seq`` (encoder-decoder), ``joint`` (recipe
+    3's training checkpoint: an encoder-decoder with an MLM head) or ``unknown``."""
     keys = state["model"].keys()
     if any(k.startswith(MLM_ENCODER_PREFIX) for k in keys):
         return "mlm"
     if any(k.startswith(DECODER_PREFIX) for k in keys) and any(
         k.startswith(SEQ2SEQ_ENCODER_PREFIX) for k in keys
     ):
+        if any(k.startswith(JOINT_MLM_HEAD_PREFIX) for k in keys):
+            return "joint"
         return "seq2seq"
     return "unknown"
 
@@ -78,8 +87,11 @@ def expect_kind(state: dict, path, expected: str, hint: str = "") -> None:
     names = {
         "mlm": "an MLM (RoBERTa-style) checkpoint",
         "seq2seq": "a seq2seq checkpoint",
+        "joint": "recipe 3's joint training checkpoint",
     }
     what = names.get(found, "neither an MLM nor a seq2seq checkpoint")
+    if found == "joint":
+        hint = JOINT_VIEWS_HINT
     raise RecipesError(
         f"{path}: is {what}, but {names[expected]} is expected here"
         + (f"; {hint}" if hint else "")

@@ -45,13 +45,14 @@ def _mlm_head(embed: torch.Tensor, seed: int) -> dict:
     }
 
 
-def _model_args(seq2seq_args) -> Namespace:
-    """roberta_12e's arguments with the seq2seq encoder's shape."""
+def _model_args(seq2seq_args, untie: bool = True) -> Namespace:
+    """roberta_12e's arguments with the seq2seq encoder's shape (the MLM head's
+    projection its own parameter, or with ``untie=False`` the embeddings)."""
     values = {k: v for k, v in vars(seq2seq_args).items() if not k.startswith("decoder_")}
     values.update(
         arch="roberta_12e",
         _name="roberta_12e",
-        untie_weights_roberta=True,
+        untie_weights_roberta=untie,
         max_positions=getattr(seq2seq_args, "max_source_positions", None),
         task="recipes_mlm",
         criterion="masked_lm",
@@ -69,7 +70,7 @@ def _task_cfg(seq2seq_task_cfg) -> dict:
     return {**kept, "_name": "recipes_mlm"}
 
 
-def _cfg(state: dict) -> dict:
+def _cfg(state: dict, untie: bool = True) -> dict:
     from omegaconf import OmegaConf
 
     cfg = state.get("cfg")
@@ -83,7 +84,7 @@ def _cfg(state: dict) -> dict:
     model = cfg.get("model")
     if not isinstance(model, Namespace):
         raise RecipesError("checkpoint's model config is not a fairseq legacy Namespace")
-    cfg["model"] = _model_args(model)
+    cfg["model"] = _model_args(model, untie)
     cfg["task"] = _task_cfg(cfg.get("task"))
     cfg["criterion"] = {"_name": "masked_lm", "tpu": False}
     return cfg

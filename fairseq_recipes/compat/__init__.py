@@ -3,6 +3,7 @@
 from . import (
     atomic_checkpoints,
     checkpoint_loading,
+    checkpoint_saved,
     clean_exit,
     distributed,
     resume_fallback,
@@ -17,6 +18,7 @@ def install() -> None:
     atomic_checkpoints.install()
     clean_exit.install()
     checkpoint_loading.install()
+    checkpoint_saved.install()
     task_state_resume.install()
     resume_fallback.install()
     save_dir_lock.install()

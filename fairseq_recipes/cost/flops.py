@@ -17,11 +17,16 @@ for a frozen encoder: the paper's estimate instead charges a frozen layer half. 
 encoder frozen, the decoder's cross-attention key/value projections of the source also
 cost 2x forward instead of 3x: their backward computes weight gradients only, since no
 gradient flows into the frozen encoder output.
+
+Recipe 3's joint model is priced per objective: an MLM update as an encoder-only model of
+its width (encoder and MLM head on the predicted positions), a span-denoising update as
+the seq2seq model.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import paper
+from ..data.objective_schedule import MLM
 from ..data.span_noise import expected_source_tokens
 from .model_shape import ModelShape
 
@@ -92,13 +97,15 @@ def stage_shape(stage, vocab: int, hidden: int, ffn: int, positions: int) -> Mod
     )
 
 
-def block_forward_flops(stage, shape: ModelShape) -> ForwardFlops:
+def block_forward_flops(stage, shape: ModelShape, objective: str = "") -> ForwardFlops:
     """Forward FLOPs of one training block of ``shape.positions`` tokens, with the stage's
     noise: MLM predicts ``MLM_MASK_PROB`` of the positions; span denoising feeds the
-    encoder the noised block (shorter) and the decoder the whole block."""
+    encoder the noised block (shorter) and the decoder the whole block. ``objective``:
+    one of recipe 3's (``mlm`` runs the encoder and its MLM head alone)."""
     block = shape.positions
-    if stage.decoder_layers == 0:
-        return forward_flops(shape, block, predicted=paper.MLM_MASK_PROB * block)
+    if stage.decoder_layers == 0 or objective == MLM:
+        encoder_only = replace(shape, decoder_layers=0, fusion=False)
+        return forward_flops(encoder_only, block, predicted=paper.MLM_MASK_PROB * block)
     source = expected_source_tokens(
         block, stage.noise_mode, paper.SPAN_NOISE_RATIO, paper.SPAN_POISSON_LAMBDA
     )
@@ -108,7 +115,10 @@ def block_forward_flops(stage, shape: ModelShape) -> ForwardFlops:
 def phase_flops(phase, shape: ModelShape, tokens_per_update: int) -> float:
     """Training FLOPs of a phase (``training_units.Phase``) of full blocks."""
     blocks = phase.tokens(tokens_per_update) / shape.positions
-    return blocks * block_forward_flops(phase.stage, shape).train(phase.encoder_frozen)
+    return blocks * sum(
+        block_forward_flops(phase.stage, shape, objective).train(phase.encoder_frozen)
+        for objective in (phase.objectives or ("",))
+    )
 
 
 def flops_per_tu(shape: ModelShape) -> float:

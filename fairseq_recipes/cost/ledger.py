@@ -12,9 +12,14 @@ to the run's total and logs ``tu`` and ``flops`` (cumulative; TensorBoard too), 
 total is saved in the task state of every checkpoint (``task_state["recipes_ledger"]``),
 from which a resumed run continues (``compat/task_state_resume.py``). A run started with
 ``--reset-meters`` or ``--finetune-from-model`` starts from zero: it is a new run.
+
+A task that trains several objectives (recipe 3) prices each batch by what each computed
+(:meth:`ComputeLedgerTask.training_cost`) and names them in ``ledger_objectives``; the
+ledger then also keeps, per objective, the updates that trained it and their tokens, TU
+and FLOPs (``Ledger.objectives``).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from fairseq.logging import metrics
 
@@ -34,6 +39,13 @@ class Ledger:
     tu: float = 0.0
     flops: float = 0.0
     tokens: int = 0
+    #: per objective of a multi-objective run: {"updates", "tokens", "tu", "flops"}
+    objectives: dict = field(default_factory=dict)
+
+
+def objective_key(key: str, objective: str) -> str:
+    """The logging-output key of one objective's share of a batch's cost."""
+    return f"{key}:{objective}"
 
 
 def _unwrap(model):
@@ -68,6 +80,9 @@ def batch_cost(ntokens: int, source, target, shape: ModelShape, frozen: bool) ->
 class ComputeLedgerTask:
     """Mixin for a :class:`~fairseq.tasks.FairseqTask` (put it first in the bases)."""
 
+    #: the objectives a multi-objective task prices separately (``objective_key``)
+    ledger_objectives = ()
+
     @property
     def ledger(self) -> Ledger:
         if not hasattr(self, "_ledger"):
@@ -87,20 +102,24 @@ class ComputeLedgerTask:
         source = sample["net_input"]["src_tokens"].ne(pad).sum(dim=1).tolist()
         return source, sample["target"].ne(pad).sum(dim=1).tolist()
 
-    def train_step(
-        self, sample, model, criterion, optimizer, update_num, ignore_grad=False
-    ):
-        loss, sample_size, logging_output = super().train_step(
-            sample, model, criterion, optimizer, update_num, ignore_grad
-        )
+    def training_cost(self, sample, model) -> dict:
+        """What training on ``sample`` computed, as logging outputs (``batch_cost``)."""
         source, target = self.ledger_lengths(sample)
-        cost = batch_cost(
+        return batch_cost(
             sample["ntokens"],
             source,
             target,
             self._model_shape(model),
             encoder_frozen(model),
         )
+
+    def train_step(
+        self, sample, model, criterion, optimizer, update_num, ignore_grad=False
+    ):
+        loss, sample_size, logging_output = super().train_step(
+            sample, model, criterion, optimizer, update_num, ignore_grad
+        )
+        cost = self.training_cost(sample, model)
         if ignore_grad:  # fairseq's dummy batch: no work, but every worker sends the keys
             cost = {key: 0 * value for key, value in cost.items()}
         logging_output.update(cost)
@@ -114,6 +133,17 @@ class ComputeLedgerTask:
         ledger.tu += float(sum(log.get(TU_KEY, 0) for log in logging_outputs))
         ledger.flops += float(sum(log.get(FLOPS_KEY, 0) for log in logging_outputs))
         ledger.tokens += int(sum(log.get(TOKENS_KEY, 0) for log in logging_outputs))
+        for objective in self.ledger_objectives:  # one call per update while training
+            entry = ledger.objectives.setdefault(
+                objective, {"updates": 0, "tokens": 0, "tu": 0.0, "flops": 0.0}
+            )
+            tokens = int(sum(log.get(objective_key(TOKENS_KEY, objective), 0)
+                             for log in logging_outputs))  # fmt: skip
+            entry["updates"] += int(tokens > 0)
+            entry["tokens"] += tokens
+            for name, key in (("tu", TU_KEY), ("flops", FLOPS_KEY)):
+                entry[name] += float(sum(log.get(objective_key(key, objective), 0)
+                                         for log in logging_outputs))  # fmt: skip
         # weight 0: every aggregation window shows the running total, not an average
         metrics.log_scalar("tu", ledger.tu, weight=0, priority=LOG_PRIORITY)
         metrics.log_scalar("flops", ledger.flops, weight=0, priority=LOG_PRIORITY + 1)
@@ -124,7 +154,11 @@ class ComputeLedgerTask:
     def resume_state_dict(self, state: dict) -> None:
         """Continue the ledger of the run whose checkpoint fairseq-train resumes."""
         if LEDGER_STATE_KEY in state:
-            self._ledger = Ledger(**state[LEDGER_STATE_KEY])
+            saved = dict(state[LEDGER_STATE_KEY])
+            saved["objectives"] = {
+                k: dict(v) for k, v in saved.get("objectives", {}).items()
+            }
+            self._ledger = Ledger(**saved)
 
 
 def checkpoint_cost(state: dict) -> Ledger:

@@ -24,6 +24,8 @@ class ModelShape:
     tied_output: bool = True
     #: attention fusion: one query vector per decoder layer (recipe 2's "-attn-f")
     fusion: bool = False
+    #: a seq2seq model whose encoder also has an MLM head, tied (recipe 3's joint model)
+    mlm_head: bool = False
 
     @classmethod
     def of_model(cls, model) -> "ModelShape":
@@ -45,6 +47,7 @@ class ModelShape:
             positions=encoder.max_source_positions,
             tied_output=output is encoder.embed_tokens.weight,
             fusion=getattr(decoder, "layer_fusion", None) is not None,
+            mlm_head=decoder is not None and getattr(model, "mlm_head", None) is not None,
         )
 
 
@@ -84,12 +87,14 @@ def mlm_head_params(s: ModelShape, tied: bool = True) -> int:
 
 
 def count_parameters(s: ModelShape) -> int:
-    """Parameters of roberta_12e (decoder_layers == 0, with its MLM head), bart_12eNd or
-    a two-stage model (untied output projection, optionally fusion queries)."""
+    """Parameters of roberta_12e (decoder_layers == 0, with its MLM head), bart_12eNd, a
+    two-stage model (untied output projection, optionally fusion queries) or the joint
+    model (bart_12e12d with a tied MLM head)."""
     total = embedding_params(s) + _stack_extras(s)
     total += s.encoder_layers * encoder_layer_params(s)
     if s.decoder_layers == 0:
         return total + mlm_head_params(s, tied=s.tied_output)
     total += _stack_extras(s) + s.decoder_layers * decoder_layer_params(s)
     total += 0 if s.tied_output else embedding_params(s)
+    total += mlm_head_params(s, tied=True) if s.mlm_head else 0
     return total + (s.decoder_layers * s.hidden if s.fusion else 0)

@@ -9,6 +9,9 @@ encoder costs bart-12e12d's 10.0 TU plus its own 1.0). Two views side by side:
 * FLOPs counted from the real shapes (``flops.py``) at the paper's width and an assumed
   250k vocabulary, or at any shape given on the command line, also expressed in TU (the
   FLOPs of one TU at that shape) so that the two views compare directly.
+
+Recipe 3 (``bart-12e12d-joint``) is priced the same way from its stage (``recipes.py``,
+settings ``recipe3.py``), by objective; its rows say ``in_paper: False``.
 """
 
 from dataclasses import dataclass
@@ -50,7 +53,8 @@ def _phase_rows(stages, width: Width) -> list:
                     stage=stage.name,
                     updates=phase.updates,
                     encoder_frozen=phase.encoder_frozen,
-                    decoder=stage.decoder_layers > 0,
+                    decoder=phase.trains_decoder,
+                    objectives=list(phase.objectives),
                     tu=phase.units(),
                     flops=phase_flops(phase, width.shape(stage), paper.TOKENS_PER_UPDATE),
                 )
@@ -70,6 +74,7 @@ def model_cost(name: str, width: Width = Width()) -> dict:
     decoders = [s.decoder_layers for s in stages if s.decoder_layers > 0]
     return dict(
         model=name,
+        in_paper=all(s.in_paper for s in lineage(name)),
         encoder_layers=stage.encoder_layers,
         decoder_layers=decoders[-1] if decoders else 0,
         encoder_updates=sum(p["updates"] for p in parts if not p["encoder_frozen"]),
@@ -86,10 +91,12 @@ def both_models_cost(width: Width = Width()) -> list:
     """The totals of the ways to get an encoder and a seq2seq model (Table 1's bottom)."""
     rows = []
     for way, (encoder, seq2seq) in BOTH_MODELS.items():
-        parts = _phase_rows(lineage(encoder, seq2seq), width)
+        stages = lineage(encoder, seq2seq)
+        parts = _phase_rows(stages, width)
         rows.append(
             dict(
                 way=way,
+                in_paper=all(s.in_paper for s in stages),
                 encoder=encoder,
                 seq2seq=seq2seq,
                 phases=parts,

@@ -1,4 +1,5 @@
-"""Fine-tuning criterions; each module registers itself with fairseq on import (the
+"""Criterions; each module registers itself with fairseq on import: the fine-tuning
+losses (``labels``) and recipe 3's joint pre-training loss (``joint``; the paper's
 pre-training tasks use fairseq's own ``masked_lm`` and ``cross_entropy``)."""
 
-from . import labels  # noqa: F401
+from . import joint, labels  # noqa: F401

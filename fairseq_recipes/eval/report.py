@@ -16,7 +16,9 @@ Reads ``RESULTS/<model>/<task>/seed*/metrics.json`` (what ``recipes-finetune``, 
   ``xsum.png``: ROUGE-1/2/L bars per model.
 
 The report is rebuilt from whatever runs exist; missing ones are left blank, and a table
-without any of its tasks' results (Table 2 or Table 3) is not written. (The command is
+without any of its tasks' results (Table 2 or Table 3) is not written. A model that is not
+in the paper (recipe 3's ``bart-12e12d-joint``) is marked ``†`` in the Markdown tables and
+charts, with a note under each table (the CSV files keep the plain names). (The command is
 also installed as ``recipes-encoder-report``, its former name.)
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from ..atomic_files import atomic_write, write_text
 from ..cli import command
 from ..errors import RecipesError
+from ..recipes import STAGES
 from .finetune import MAIN_METRIC
 
 #: (task, metric) of the per-language tables, in the paper's order
@@ -83,6 +86,27 @@ def _languages(found, models, task):
                   key=lambda lang: (lang != "en", lang))  # fmt: skip
 
 
+#: after the name of a model that is not in the paper (recipe 3), as recipes-cost marks it
+NOT_IN_PAPER = "†"
+
+
+def label(model: str) -> str:
+    """The model's name in tables and charts: marked when it is not in the paper."""
+    marked = model in STAGES and not STAGES[model].in_paper
+    return f"{model} {NOT_IN_PAPER}" if marked else model
+
+
+def _note(models) -> str:
+    """The footnote of the marked rows among ``models`` (empty when none is)."""
+    marked = [m for m in models if label(m) != m]
+    if not marked:
+        return ""
+    return (
+        f"\n\n{NOT_IN_PAPER} Not in the paper: {', '.join(marked)} (recipe 3, MLM "
+        "and span denoising trained jointly in one run; the paper's future work)."
+    )
+
+
 def _cell(summary):
     return "" if summary is None else f"{summary[0]:.1f} ± {summary[1]:.1f}"
 
@@ -121,14 +145,14 @@ def _score_table(found: dict, columns):
     header = ["Model"] + [f"{task} {metric}" + (f" {label}" if split else "")
                           for (task, metric, split), label in zip(columns, labels)]  # fmt: skip
     marked = [_marked(column) for column in summaries]
-    rows = [[m] + [col[i] for col in marked] for i, m in enumerate(models)]
+    rows = [[label(m)] + [col[i] for col in marked] for i, m in enumerate(models)]
     csv_rows = [["model", "task", "metric", "split", "mean", "std", "seeds"]]
     for i, m in enumerate(models):
         for (task, metric, _), label, column in zip(columns, labels, summaries):
             if column[i] is not None:
                 csv_rows.append([m, task, metric, label, f"{column[i][0]:.4f}",
                                  f"{column[i][1]:.4f}", len(found[m][task])])  # fmt: skip
-    return _markdown(header, rows), csv_rows
+    return _markdown(header, rows) + _note(models), csv_rows
 
 
 def table2(found: dict):
@@ -158,18 +182,19 @@ def language_tables(found: dict):
                 cells.append(_cell(s))
                 if s is not None:
                     csv_rows.append([m, task, metric, lang, f"{s[0]:.4f}", f"{s[1]:.4f}"])
-            rows.append([m] + cells)
-        parts.append(f"### {task} {metric}\n\n" + _markdown(["Model", *langs], rows))
+            rows.append([label(m)] + cells)
+        parts.append(f"### {task} {metric}\n\n" + _markdown(["Model", *langs], rows)
+                     + _note(models))  # fmt: skip
     return "\n\n".join(parts), csv_rows
 
 
 def _bars(ax, groups, series):
     """Grouped bars: ``series`` is [(label, [(mean, std) or None per group])]."""
     width = 0.8 / len(series)
-    for k, (label, stats) in enumerate(series):
+    for k, (name, stats) in enumerate(series):
         stats = [s or (0, 0) for s in stats]
         ax.bar([i + k * width for i in range(len(groups))], [s[0] for s in stats], width,
-               yerr=[s[1] for s in stats], capsize=2, label=label)  # fmt: skip
+               yerr=[s[1] for s in stats], capsize=2, label=name)  # fmt: skip
     ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))])
     ax.set_xticklabels(groups)
     ax.legend(fontsize="small")
@@ -207,7 +232,7 @@ def charts(found: dict, output: Path) -> list:
             continue
         langs = _languages(found, models, task)
         fig, ax = plt.subplots(figsize=(max(6, len(langs) * 0.8), 4))
-        _bars(ax, langs, [(m, [_lang_summary(found[m][task], lang, metric)
+        _bars(ax, langs, [(label(m), [_lang_summary(found[m][task], lang, metric)
                                for lang in langs]) for m in models])  # fmt: skip
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {metric} per language (zero-shot from English)")
@@ -215,9 +240,9 @@ def charts(found: dict, output: Path) -> list:
     models = [m for m in found if "xsum" in found[m]]
     if models:
         fig, ax = plt.subplots(figsize=(max(6, len(models) * 1.5), 4))
-        _bars(ax, models, [(label, [_lang_summary(found[m]["xsum"], "en", metric)
-                                    for m in models])
-                           for metric, label in ROUGE_LABELS.items()])  # fmt: skip
+        _bars(ax, [label(m) for m in models],
+              [(name, [_lang_summary(found[m]["xsum"], "en", metric) for m in models])
+               for metric, name in ROUGE_LABELS.items()])  # fmt: skip
         ax.set_ylabel("ROUGE F1")
         ax.set_title("xsum: ROUGE-1/2/L F1")
         figures.append(("xsum", fig))

@@ -75,6 +75,11 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
         raise RecipesError(
             f"{checkpoint}: neither an MLM nor a seq2seq checkpoint of this project"
         )
+    if kind == "joint":
+        raise RecipesError(
+            f"{checkpoint}: recipe 3's joint training checkpoint holds two models; "
+            f"{encoder_state.JOINT_VIEWS_HINT}"
+        )
     args = encoder_state.model_args(state)
     if args is None:
         raise RecipesError(f"{checkpoint}: the checkpoint stores no model arguments")

@@ -1,3 +1,9 @@
 """Model architectures; each module registers itself with fairseq on import."""
 
-from . import architectures, encoder_heads, pretrained_seq2seq, two_stage  # noqa: F401
+from . import (  # noqa: F401
+    architectures,
+    encoder_heads,
+    joint,
+    pretrained_seq2seq,
+    two_stage,
+)

@@ -83,10 +83,15 @@ def _master_copies(optimizer) -> Iterator[Tuple[nn.Parameter, torch.Tensor]]:
             yield p, p32.data
 
 
-@contextlib.contextmanager
 def protect_frozen(model, optimizer):
     """Run an optimizer step that leaves the model's frozen parameters bit-identical."""
-    frozen = frozen_parameters(model)
+    return protect_parameters(frozen_parameters(model), optimizer)
+
+
+@contextlib.contextmanager
+def protect_parameters(frozen, optimizer):
+    """Run an optimizer step that leaves the parameters ``frozen`` bit-identical (recipe
+    2's frozen encoder; what an update of recipe 3 does not train)."""
     # a plain optimizer skips parameters without a gradient: nothing to protect then
     at_risk = getattr(optimizer, "fp32_params", None) is not None or any(
         p.grad is not None for p in frozen

@@ -13,10 +13,11 @@ Steps, each a job of ``runner.py`` (finished jobs are reused, a killed run resum
    formats, or ``evaluate.data``);
 2. pretrain: every model of Table 1 through its ``train_scripts/<model>.sh``, each recipe
    from the checkpoint its recipe names (recipe 2 from ``roberta-12e``, recipe 1 from
-   ``bart-12e12d``);
+   ``bart-12e12d``), and recipe 3 (``bart-12e12d-joint``, not in the paper) as an eleventh;
 3. evaluate: ``recipes-finetune`` of every model with a distinct encoder on the encoder
    tasks (XNLI, mATIS++, WikiANN, UDPOS; a frozen two-stage model's encoder *is*
-   ``roberta-12e``'s), and of every seq2seq model on mTOP and XSUM;
+   ``roberta-12e``'s), and of every seq2seq model on mTOP and XSUM (recipe 3's run gives
+   both: its ``encoder_last.pt`` and its ``seq2seq_last.pt``);
 4. report: ``WORK/results/report.md`` (``report.py``).
 
 A stage run alone (``--stage``) also runs the unfinished jobs it depends on.
@@ -27,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from ..checkpoints.joint_views import ENCODER_VIEW, SEQ2SEQ_VIEW
 from ..cli import command
 from ..errors import RecipesError
 from ..recipes import STAGES, lineage
@@ -71,6 +73,14 @@ class Plan:
 
     def checkpoint(self, model: str) -> Path:
         return self.checkpoints / model / "checkpoint_last.pt"
+
+    def evaluated_checkpoint(self, model: str, task: str) -> Path:
+        """The checkpoint fine-tuned on ``task``: the model's last one, or of recipe 3's
+        joint run the encoder or the seq2seq model it wrote beside it."""
+        if not STAGES[model].objective_schedule:
+            return self.checkpoint(model)
+        view = SEQ2SEQ_VIEW if task in SEQ2SEQ_TASKS else ENCODER_VIEW
+        return self.checkpoints / model / view
 
     def eval_dir(self, task: str) -> Path:
         if self.cfg.eval_toy:
@@ -138,7 +148,7 @@ class Plan:
 
     def finetune_job(self, model: str, task: str) -> Job:
         cfg, output = self.cfg, self.results / model / task
-        argv = ["--checkpoint", self.checkpoint(model), "--task", task,
+        argv = ["--checkpoint", self.evaluated_checkpoint(model, task), "--task", task,
                 "--data", self.data_bin, "--eval-data", self.eval_dir(task),
                 "--output", output, "--seeds", cfg.seeds]  # fmt: skip
         langs = self.test_langs(task)

@@ -6,9 +6,13 @@
   the real batches), in TU and FLOPs; and per way to get both models, the sum over the
   stages behind them;
 * Tables 2 and 3 and the per-language tables (``eval/report.py``);
-* figures: ``loss.png`` (pre-training loss of every model against updates), ``cost.png``
+* figures: ``loss.png`` (pre-training loss of every model against updates; recipe 3's
+  joint run on both panels, its MLM loss and its span-denoising loss), ``cost.png``
   (TU of each way to get both models, by stage, paper and this run), and the per-language
   charts of ``eval/report.py``.
+
+Recipe 3 (``bart-12e12d-joint``) is not in the paper: its rows are marked ``†`` in every
+table (its "paper" cost is our prediction from ``recipe3.py``).
 
 Rebuilt from whatever exists: a model not trained yet has empty cells.
 """
@@ -22,29 +26,46 @@ from ..atomic_files import write_text
 from ..cost.flops import phase_flops, stage_shape
 from ..cost.table1 import Width, both_models_cost, model_cost
 from ..cost.training_units import phases
+from ..data.objective_schedule import DENOISING, MLM, OBJECTIVES
 from ..errors import RecipesError
 from ..eval import report as eval_report
 from ..recipes import BOTH_MODELS, STAGES, lineage
 
 _INNER = re.compile(r"\| train_inner \| .*?loss=([-\d.e+]+),.*?num_updates=(\d+)")
 _TRAIN = re.compile(r"\| train \| .*?\| loss ([-\d.e+]+) \|.*?\| num_updates (\d+) ")
+#: recipe 3 logs each objective's loss as well (``None`` in a window without it)
+_OBJECTIVE = r"\| train_inner \| .*?[ ,]{0}_loss=([-\d.e+]+),.*?num_updates=(\d+)"
+#: the mark of rows that are not the paper's (recipe 3), as recipes-cost prints it
+NOT_IN_PAPER = "†"
 
 
-def train_losses(log_text: str) -> list:
+def train_losses(log_text: str, objective: str = "") -> list:
     """[(update, loss)] of a fairseq-train log (train_inner lines and the epoch summary;
-    a resumed run's repeated updates keep their last value)."""
+    a resumed run's repeated updates keep their last value); with ``objective`` (recipe
+    3's ``mlm`` or ``denoising``), that objective's loss on the lines that report it."""
     points = {}
-    for loss, update in _INNER.findall(log_text) + _TRAIN.findall(log_text):
+    if objective:
+        found = re.findall(_OBJECTIVE.format(objective), log_text)
+    else:
+        found = _INNER.findall(log_text) + _TRAIN.findall(log_text)
+    for loss, update in found:
         points[int(update)] = float(loss)
     return sorted(points.items())
 
 
+def _label(model: str) -> str:
+    return model if STAGES[model].in_paper else f"{model} {NOT_IN_PAPER}"
+
+
 def pretrain_summary(job) -> str:
     log = job.done.parent / "train.log"
-    points = train_losses(log.read_text(errors="replace")) if log.exists() else []
+    text = log.read_text(errors="replace") if log.exists() else ""
+    points = train_losses(text)
     if not points:
         return "no loss logged"
-    return f"update {points[-1][0]}, loss {points[-1][1]:.3f}"
+    parts = [f"{o} {p[-1][1]:.3f}" for o in OBJECTIVES if (p := train_losses(text, o))]
+    each = f" ({', '.join(parts)})" if parts else ""
+    return f"update {points[-1][0]}, loss {points[-1][1]:.3f}{each}"
 
 
 def finetune_summary(job) -> str:
@@ -72,6 +93,10 @@ def run_cost(checkpoint: Path):
     )
     freeze = getattr(model, "freeze_encoder_updates", stage.freeze_encoder_updates)
     run = replace(stage, updates=updates, freeze_encoder_updates=freeze)
+    if stage.objective_schedule:  # recipe 3: the schedule the run was given
+        task = cfg["task"]
+        run = replace(run, objective_schedule=str(task["objective_schedule"]),
+                      mlm_share=float(task["mlm_share"]))  # fmt: skip
     vocab = next(len(v) for k, v in state["model"].items()
                  if k.endswith("encoder.embed_tokens.weight"))  # fmt: skip
     shape = stage_shape(run, vocab, model.encoder_embed_dim, model.encoder_ffn_embed_dim,
@@ -103,7 +128,8 @@ def table1(plan) -> tuple:
     rows = []
     for model in plan.cfg.models:
         p, r = paper[model], runs.get(model, {})
-        rows.append([model, f"{STAGES[model].updates:,}", f"{p['tu']:.1f}",
+        ours = "" if STAGES[model].in_paper else " (ours)"
+        rows.append([_label(model), f"{STAGES[model].updates:,}{ours}", f"{p['tu']:.1f}{ours}",
                      _num(r.get("updates"), "{:,}"), _num(r.get("tokens_per_update"), "{:,}"),
                      _num(r.get("predicted_tu")), _num(r.get("tu")),
                      _num(r.get("predicted_flops")), _num(r.get("flops"))])  # fmt: skip
@@ -113,13 +139,19 @@ def table1(plan) -> tuple:
         measured = [runs[s]["tu"] for s in stages if s in runs]
         predicted = [runs[s]["predicted_tu"] for s in stages if s in runs]
         complete = len(measured) == len(stages)
-        both_rows.append([way["way"], " + ".join(BOTH_MODELS[way["way"]]), f"{way['tu']:.1f}",
+        name = way["way"] + ("" if way["in_paper"] else f" {NOT_IN_PAPER}")
+        both_rows.append([name, " + ".join(BOTH_MODELS[way["way"]]), f"{way['tu']:.1f}",
                           f"{way['tu_saving']:.0%}", _num(sum(predicted) if complete else None),
                           _num(sum(measured) if complete else None)])  # fmt: skip
+    marked = [m for m in plan.cfg.models if not STAGES[m].in_paper]
     md = "\n\n".join([
         "Paper TU include the stages a model starts from (Table 1); this run's columns "
         "count the model's own stage: predicted from its configuration, measured by its "
-        "compute ledger.",
+        "compute ledger."
+        + (f" {NOT_IN_PAPER} Not in the paper: {', '.join(marked)} (recipe 3, MLM and "
+           "span denoising trained jointly in one run, the paper's future work); its "
+           "'paper' columns are our settings' prediction (fairseq_recipes/recipe3.py)."
+           if marked else ""),
         eval_report._markdown(header, rows),
         eval_report._markdown(["Both models", "Encoder + seq2seq", "Paper TU", "Paper saving",
                                "Run: predicted TU", "Run: measured TU"], both_rows),
@@ -132,7 +164,15 @@ def loss_figure(plan, output: Path):
     fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
     for model in plan.cfg.models:
         log = plan.checkpoints / model / "train.log"
-        points = train_losses(log.read_text(errors="replace")) if log.exists() else []
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if STAGES[model].objective_schedule:  # recipe 3: each objective on its panel
+            for ax, objective in zip(axes, (MLM, DENOISING)):
+                points = train_losses(text, objective)
+                if points:
+                    ax.plot(*zip(*points), label=f"{_label(model)} ({objective})",
+                            marker=".", linestyle="--")  # fmt: skip
+            continue
+        points = train_losses(text)
         if points:
             ax = axes[0] if STAGES[model].decoder_layers == 0 else axes[1]
             ax.plot(*zip(*points), label=model, marker=".")
@@ -149,6 +189,7 @@ def cost_figure(runs: dict, output: Path):
     ways = list(BOTH_MODELS)
     fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
     paper = {w["way"]: w for w in both_models_cost(Width())}
+    labels = [w + ("" if paper[w]["in_paper"] else f" {NOT_IN_PAPER}") for w in ways]
     for ax, source in zip(axes, ["paper", "run"]):
         bottoms = [0.0] * len(ways)
         names = {s.name for w in ways for s in lineage(*BOTH_MODELS[w])}
@@ -162,7 +203,7 @@ def cost_figure(runs: dict, output: Path):
                                        if p["stage"] == stage))  # fmt: skip
                 else:
                     heights.append(runs.get(stage, {}).get("tu", 0.0))
-            ax.bar(ways, heights, bottom=bottoms, label=stage)
+            ax.bar(labels, heights, bottom=bottoms, label=_label(stage))
             bottoms = [b + h for b, h in zip(bottoms, heights)]
         ax.set_title(
             "TU per way to get both models: "

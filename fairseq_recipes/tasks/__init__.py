@@ -3,6 +3,7 @@ import."""
 
 from . import (  # noqa: F401
     intent_slots,
+    joint_pretraining,
     mlm,
     semantic_parsing,
     sentence_pair,

@@ -42,6 +42,36 @@ class MultilingualMLMConfig(MultilingualDataConfig, MaskedLMConfig):
     )
 
 
+def mlm_dataset(blocks, dictionary, mask_idx, cfg):
+    """MLM batches of packed blocks: ``cfg``'s seed, mask_prob, leave_unmasked_prob and
+    random_token_prob (also recipe 3's MLM view, ``data/joint_noise.py``)."""
+    pad = dictionary.pad()
+    src, tgt = TextReplacementMaskTokensDataset.apply_mask(
+        blocks,
+        dictionary,
+        pad_idx=pad,
+        mask_idx=mask_idx,
+        seed=cfg.seed,
+        mask_prob=cfg.mask_prob,
+        leave_unmasked_prob=cfg.leave_unmasked_prob,
+        random_token_prob=cfg.random_token_prob,
+        not_replacements=[dictionary.index(s) for s in EXTRA_SYMBOLS],
+    )
+    return NestedDictionaryDataset(
+        {
+            "id": IdDataset(),
+            "net_input": {
+                "src_tokens": RightPadDataset(src, pad_idx=pad),
+                "src_lengths": NumelDataset(src, reduce=False),
+            },
+            "target": RightPadDataset(tgt, pad_idx=pad),
+            "nsentences": NumSamplesDataset(),
+            "ntokens": NumelDataset(src, reduce=True),
+        },
+        sizes=[src.sizes],
+    )
+
+
 @register_task("recipes_mlm", dataclass=MultilingualMLMConfig)
 class MultilingualMLMTask(MultilingualBlocksTask):
     """``--task recipes_mlm``: the encoder's pre-training (Table 1, roberta-12e)."""
@@ -49,31 +79,7 @@ class MultilingualMLMTask(MultilingualBlocksTask):
     cfg: MultilingualMLMConfig
 
     def build_noised_dataset(self, blocks, split):
-        pad = self.dictionary.pad()
-        src, tgt = TextReplacementMaskTokensDataset.apply_mask(
-            blocks,
-            self.dictionary,
-            pad_idx=pad,
-            mask_idx=self.mask_idx,
-            seed=self.cfg.seed,
-            mask_prob=self.cfg.mask_prob,
-            leave_unmasked_prob=self.cfg.leave_unmasked_prob,
-            random_token_prob=self.cfg.random_token_prob,
-            not_replacements=[self.dictionary.index(s) for s in EXTRA_SYMBOLS],
-        )
-        return NestedDictionaryDataset(
-            {
-                "id": IdDataset(),
-                "net_input": {
-                    "src_tokens": RightPadDataset(src, pad_idx=pad),
-                    "src_lengths": NumelDataset(src, reduce=False),
-                },
-                "target": RightPadDataset(tgt, pad_idx=pad),
-                "nsentences": NumSamplesDataset(),
-                "ntokens": NumelDataset(src, reduce=True),
-            },
-            sizes=[src.sizes],
-        )
+        return mlm_dataset(blocks, self.dictionary, self.mask_idx, self.cfg)
 
     def max_positions(self):
         return self.cfg.tokens_per_sample

@@ -43,6 +43,22 @@ class SpanDenoisingConfig(MultilingualDataConfig):
     )
 
 
+def denoising_dataset(blocks, dictionary, doc_sep_idx, mask_idx, cfg):
+    """Span-denoising items of packed blocks: ``cfg``'s seed, noise_mode, noise_ratio and
+    poisson_lambda (also recipe 3's denoising view, ``data/joint_noise.py``)."""
+    return SpanNoiseDataset(
+        blocks,
+        blocks.sizes,
+        dictionary,
+        mode=str(cfg.noise_mode),
+        seed=cfg.seed,
+        noise_ratio=cfg.noise_ratio,
+        poisson_lambda=cfg.poisson_lambda,
+        doc_sep_idx=doc_sep_idx,
+        mask_idx=mask_idx,
+    )
+
+
 @register_task("recipes_span_denoising", dataclass=SpanDenoisingConfig)
 class SpanDenoisingTask(MultilingualBlocksTask):
     """``--task recipes_span_denoising``: the seq2seq models' pre-training."""
@@ -50,16 +66,8 @@ class SpanDenoisingTask(MultilingualBlocksTask):
     cfg: SpanDenoisingConfig
 
     def build_noised_dataset(self, blocks, split):
-        return SpanNoiseDataset(
-            blocks,
-            blocks.sizes,
-            self.dictionary,
-            mode=str(self.cfg.noise_mode),
-            seed=self.cfg.seed,
-            noise_ratio=self.cfg.noise_ratio,
-            poisson_lambda=self.cfg.poisson_lambda,
-            doc_sep_idx=self.doc_sep_idx,
-            mask_idx=self.mask_idx,
+        return denoising_dataset(
+            blocks, self.dictionary, self.doc_sep_idx, self.mask_idx, self.cfg
         )
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, **kwargs):

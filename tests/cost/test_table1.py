@@ -1,14 +1,16 @@
 """recipes-cost: Table 1 as the paper prints it, and the FLOP view beside it."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from helpers import python_module
 
+from fairseq_recipes import recipe3
 from fairseq_recipes.cost import training_units
 from fairseq_recipes.cost.flops import block_forward_flops, stage_shape
-from fairseq_recipes.cost.table1 import Width, model_cost
-from fairseq_recipes.recipes import STAGES
+from fairseq_recipes.cost.table1 import Width, both_models_cost, model_cost
+from fairseq_recipes.recipes import BOTH_MODELS, STAGES
 
 # paper, Table 1: the compute cost of each model and of each way to get both, in TU
 PAPER_MODELS = {
@@ -33,8 +35,9 @@ def tables():
 
 
 def test_json_reproduces_the_papers_costs(tables):
-    models = {m["model"]: round(m["tu"], 1) for m in tables["models"]}
+    models = {m["model"]: round(m["tu"], 1) for m in tables["models"] if m["in_paper"]}
     assert models == PAPER_MODELS
+    assert [m["model"] for m in tables["models"] if not m["in_paper"]] == [recipe3.NAME]
     both = {b["way"]: round(b["tu"], 1) for b in tables["both_models"]}
     assert {way: both[way] for way in PAPER_BOTH} == PAPER_BOTH
     # the headline: both models for 27% less
@@ -81,7 +84,12 @@ def test_printed_tables_show_the_papers_figures(fmt):
     assert [c.strip() for c in cells[:6]] == ["bart-12e12d+mlm", "12", "12", "600k",
                                               "500k", "-"]  # fmt: skip
     if fmt == "markdown":
-        assert sum(line.startswith("| ") for line in lines) == 2 + 10 + 5
+        assert sum(line.startswith("| ") for line in lines) == 2 + 11 + 6
+    # recipe 3's rows are marked as not the paper's, with the note that says so
+    for name in (recipe3.NAME, "recipe 3, joint"):
+        (row,) = [line for line in lines if line.strip("| ").startswith(name + " ")]
+        assert row.strip("| ").startswith(f"{name} †") and " 11.0 " in row
+    assert any(line.startswith("† Not in the paper: bart-12e12d-joint") for line in lines)
 
 
 def test_frozen_layers_cost_half_a_tu_layer():
@@ -148,3 +156,26 @@ def test_output_file_is_written_whole(tmp_path):
     assert _cost("--format", "markdown", "--output", out).returncode == 0
     assert out.read_text() == _cost("--format", "markdown").stdout
     assert not (tmp_path / "table1.md.tmp").exists()
+
+
+def test_recipe3_is_priced_by_objective_within_recipe2_unfrozens_budget(tables):
+    rows = {m["model"]: m for m in tables["models"]}
+    joint = rows[recipe3.NAME]
+    # 100k MLM updates at the encoder's 12 layers, 500k denoising updates at 24
+    assert [(p["objectives"], round(p["tu"], 1)) for p in joint["phases"]] == [
+        (["mlm"], 1.0), (["denoising"], 10.0)]  # fmt: skip
+    assert (joint["encoder_updates"], joint["decoder_updates"]) == (600_000, 500_000)
+    assert joint["tu"] == pytest.approx(11.0) and not joint["in_paper"]
+    both = {b["way"]: b for b in tables["both_models"]}
+    assert both["recipe 3, joint"]["tu"] <= both["recipe 2, unfrozen"]["tu"]
+    assert both["recipe 3, joint"]["tu"] <= recipe3.BUDGET_TU
+    # the same objective updates as recipe 1, interleaved: the same FLOPs
+    assert joint["flops"] == pytest.approx(rows["bart-12e12d+mlm"]["flops"], rel=1e-9)
+    # the other schedules: sampled (expected counts), both losses every update
+    stage = STAGES[recipe3.NAME]
+    sampled = replace(stage, objective_schedule="sample", mlm_share=0.25)
+    assert training_units.stage_units(sampled) == pytest.approx(6 * (0.25 + 0.75 * 2))
+    summed = replace(stage, objective_schedule="sum", updates=300_000)
+    assert training_units.stage_units(summed) == pytest.approx(3 * 3.0)
+    assert set(BOTH_MODELS["recipe 3, joint"]) == {recipe3.NAME}
+    assert both_models_cost()[-1]["way"] == "recipe 3, joint"

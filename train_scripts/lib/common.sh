@@ -57,6 +57,10 @@ DRY_RUN="${DRY_RUN:-0}"                         # 1: print the command (launcher
 # ---- recipes: the stage this one starts from --------------------------------------
 INIT="${INIT:-$(dirname "$SAVE_DIR")/${R_INIT_FROM:-none}/checkpoint_last.pt}" # final checkpoint of stage R_INIT_FROM (recipes 1 and 2)
 FREEZE_ENCODER_UPDATES="${FREEZE_ENCODER_UPDATES:-$R_FREEZE_ENCODER_UPDATES}" # recipe 2: encoder frozen for the first N updates, -1 throughout
+OBJECTIVE_SCHEDULE="${OBJECTIVE_SCHEDULE:-$R_OBJECTIVE_SCHEDULE}" # recipe 3: alternate (one objective per update, MLM evenly spread) | sample (MLM drawn per update) | sum (both every update)
+MLM_SHARE="${MLM_SHARE:-$R_MLM_SHARE}"          # recipe 3: fraction of the updates that train MLM only (alternate, sample)
+MLM_WEIGHT="${MLM_WEIGHT:-$R_MLM_WEIGHT}"       # recipe 3: weight of the MLM loss (its mean over the masked positions)
+DENOISING_WEIGHT="${DENOISING_WEIGHT:-$R_DENOISING_WEIGHT}" # recipe 3: weight of the span-denoising loss (its mean per target token)
 
 # ---- hardware: 1M tokens per update whatever the cluster --------------------------
 # One process per GPU (per CPU rank without GPUs), on fairseq's distributed engine; see
@@ -198,6 +202,17 @@ warm_start_args() {
   # while frozen, the encoder gets no gradient: PyTorch DDP must look for unused
   # parameters at every step (the set changes at the switch); legacy_ddp needs nothing
   if (( WORLD > 1 && FREEZE_ENCODER_UPDATES != 0 )) && [[ "$DDP_BACKEND" != legacy_ddp ]]; then
+    ARGS+=(--find-unused-parameters)
+  fi
+}
+
+# Recipe 3: how MLM and span denoising share the updates, and their weights.
+joint_args() {
+  ARGS+=(--objective-schedule "$OBJECTIVE_SCHEDULE" --mlm-share "$MLM_SHARE"
+         --mlm-weight "$MLM_WEIGHT" --denoising-weight "$DENOISING_WEIGHT")
+  # an update of one objective leaves the decoder or the MLM head without a gradient:
+  # PyTorch DDP must look for unused parameters (the set changes from update to update)
+  if (( WORLD > 1 )) && [[ "$OBJECTIVE_SCHEDULE" != sum && "$DDP_BACKEND" != legacy_ddp ]]; then
     ARGS+=(--find-unused-parameters)
   fi
 }
