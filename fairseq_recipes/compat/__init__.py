@@ -4,6 +4,7 @@ from . import (
     checkpoint_loading,
     clean_exit,
     distributed,
+    fused_attention,
     safe_checkpoints,
     task_state_resume,
 )
@@ -15,3 +16,4 @@ def install() -> None:
     checkpoint_loading.install()
     task_state_resume.install()
     distributed.install()
+    fused_attention.install()
