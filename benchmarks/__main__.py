@@ -18,6 +18,7 @@ BENCHMARKS = [
     "benchmarks.freeze_cost",
     "benchmarks.recipe_cost",
     "benchmarks.distributed",
+    "benchmarks.attention_kernels",
 ]
 
 

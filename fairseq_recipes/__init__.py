@@ -23,8 +23,8 @@ if os.environ.get("FAIRSEQ_RECIPES_LIGHT") != "1":
 
     from . import compat, errors
 
+    errors.install()  # first: a bad setting met by compat.install is one line too
     compat.install()
-    errors.install()
 
     from . import criterions, models, optim, scoring, tasks  # noqa: F401  (register)
 

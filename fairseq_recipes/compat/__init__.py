@@ -6,6 +6,7 @@ from . import (
     checkpoint_saved,
     clean_exit,
     distributed,
+    fused_attention,
     resume_fallback,
     safe_checkpoints,
     save_dir_lock,
@@ -23,3 +24,4 @@ def install() -> None:
     resume_fallback.install()
     save_dir_lock.install()
     distributed.install()
+    fused_attention.install()
