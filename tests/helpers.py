@@ -3,10 +3,11 @@
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 from pathlib import Path
+
+from fairseq_recipes import train_log
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "fairseq_recipes"
@@ -68,23 +69,20 @@ def train_script(name, data, save_dir, *args, check=True, **env):
     return run(["bash", TRAIN_SCRIPTS / f"{name}.sh", *args], env=env, check=check)
 
 
-_INNER = re.compile(r"\| train_inner \| .*?loss=([\d.]+).*?num_updates=(\d+)")
-_VALID = re.compile(r"\| (valid_\w+) \| .*?\| loss ([\d.]+)")
-
-
 def train_losses(log: str):
-    """(num_updates, loss) of every train_inner line of a fairseq log."""
-    return [(int(u), float(loss)) for loss, u in _INNER.findall(log)]
+    """(num_updates, loss) of every train_inner record of a fairseq JSON log."""
+    return train_log.train_losses(log)
 
 
 def valid_losses(log: str):
-    """{subset: last loss} of the validation lines of a fairseq log."""
-    return {subset: float(loss) for subset, loss in _VALID.findall(log)}
+    """{subset: last loss} of the validation records of a fairseq JSON log."""
+    return {tag: train_log.valid_losses(log, tag)[-1][1]
+            for tag in train_log.validation_tags(log)}  # fmt: skip
 
 
 def final_updates(log: str) -> int:
-    """The largest update count a fairseq log reports."""
-    return max(int(n) for n in re.findall(r"num_updates[ =](\d+)", log))
+    """The largest update count a fairseq JSON log reports."""
+    return max(train_log.per_update(log))
 
 
 # what the smoke checkpoints need at decoding time (fairseq-generate / fairseq-validate)

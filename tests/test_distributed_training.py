@@ -8,12 +8,12 @@ to rank i mod 2, and with update frequency 2 one rank takes batches 2k and 2k+1 
 
 import json
 import os
-import re
 
 import pytest
 import torch
 from helpers import ROOT, final_updates, train_script
 
+from fairseq_recipes import train_log
 from fairseq_recipes.checkpoints import encoder_state
 
 PROBE = ROOT / "tools" / "probes"
@@ -58,7 +58,7 @@ def _max_diff(a, b):
 
 def _wpb(out):
     """Tokens per update as fairseq logs them (all ranks summed), one per update."""
-    return [float(x) for x in re.findall(r"\| train_inner \|.*?wpb=([\d.]+)", out)]
+    return [r["wpb"] for r in train_log.records(out, "train_inner")]
 
 
 @pytest.mark.parametrize("name", ["roberta-12e", "bart-12e2d"])

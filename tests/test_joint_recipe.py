@@ -5,7 +5,6 @@ run equal to the uninterrupted one, the objective schedule included."""
 
 import json
 import math
-import re
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ import transformers
 from helpers import generate, python_module, train_losses, train_script
 
 import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
-from fairseq_recipes import recipe3
+from fairseq_recipes import recipe3, train_log
 from fairseq_recipes.checkpoints import encoder_state
 from fairseq_recipes.checkpoints.joint_views import ENCODER_VIEW, SEQ2SEQ_VIEW
 from fairseq_recipes.cost.ledger import LEDGER_STATE_KEY
@@ -22,13 +21,11 @@ from fairseq_recipes.data.objective_schedule import DENOISING, MLM, planned_upda
 
 NAME = recipe3.NAME
 LAYERS = {MLM: (12, 0), DENOISING: (12, 12)}
-_LINE = re.compile(r"\| train_inner \| .*?wpb=(\d+).*?num_updates=(\d+).*?tu=([\d.e+-]+)")
 
 
 def _objective_losses(log, objective):
-    """{update: loss} of the train_inner lines that report ``objective``'s loss."""
-    pattern = rf"\| train_inner \| .*?{objective}_loss=([\d.]+).*?num_updates=(\d+)"
-    return {int(u): float(loss) for loss, u in re.findall(pattern, log)}
+    """{update: loss} of the train_inner records that report ``objective``'s loss."""
+    return dict(train_log.train_losses(log, f"{objective}_loss"))
 
 
 def _state(path):
@@ -52,16 +49,14 @@ def test_both_losses_are_logged_separately_and_fall(smoke, data_bin):
     # validation computes both on every language
     langs = sorted(p.name for p in (data_bin / "shard0").iterdir() if p.is_dir())
     for lang in langs:
-        (line,) = re.findall(rf"\| valid_{lang} \| .* num_updates {updates}\b.*", log)[
-            -1:
-        ]
-        assert re.search(r"\| mlm_loss [\d.]+ \| denoising_loss [\d.]+ \|", line), line
+        last = train_log.per_update(log, f"valid_{lang}")[updates]
+        assert {f"valid_{lang}_{o}_loss" for o in (MLM, DENOISING)} <= set(last), last
 
 
 def test_the_ledger_equals_the_prediction_for_each_objectives_tokens(smoke):
     save_dir, log = smoke(NAME)
     mlm = set(_objective_losses(log, MLM))
-    lines = {int(u): (int(w), float(tu)) for w, u, tu in _LINE.findall(log)}
+    lines = {u: (int(r["wpb"]), r["tu"]) for u, r in train_log.per_update(log).items()}
     assert sorted(lines) == list(range(1, max(lines) + 1))
     expected, seen = 0.0, {MLM: [0, 0], DENOISING: [0, 0]}
     for update in sorted(lines):

@@ -238,7 +238,7 @@ def generate_with(kind):
             path = ctx.tmp / "model.pt"
             data = (ctx.bart / "checkpoint_last.pt").read_bytes()
             path.write_bytes(data[: len(data) // 3])
-            culprit = f"{path}: not a readable checkpoint"
+            culprit = f"{path}: not a readable fairseq checkpoint"
         elif kind == "missing":
             path = ctx.tmp / "nothing.pt"
             culprit = f"{path}: no such checkpoint file"

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 import torch
 
-from ..compat.safe_checkpoints import UnsafeCheckpointError
+from ..compat.safe_checkpoints import DamagedCheckpointError, UnsafeCheckpointError
 from ..errors import RecipesError
 
 MLM_ENCODER_PREFIX = "encoder.sentence_encoder."
@@ -53,7 +53,10 @@ def load(path) -> dict:
         raise RecipesError(f"{path}: no such checkpoint file")
     try:
         state = checkpoint_utils.load_checkpoint_to_cpu(path)
-    except UnsafeCheckpointError as err:  # already one line naming the file
+    except (
+        UnsafeCheckpointError,
+        DamagedCheckpointError,
+    ) as err:  # one line, the file named
         raise RecipesError(str(err)) from None
     except Exception as err:  # truncated file, not a torch file, ...
         first = str(err).splitlines()[0] if str(err) else type(err).__name__

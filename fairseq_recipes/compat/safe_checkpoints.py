@@ -140,6 +140,8 @@ def refusal(path, err: Exception):
     if reason is None:
         return None
     found = re.search(r"GLOBAL ([\w.]+)", reason)
+    if not found and reason.startswith("Unsupported operand") and not _is_zip(path):
+        return None  # bytes that are no pickle at all: damaged, not hostile
     what = (
         f"it pickles {found.group(1)}, which is not a fairseq checkpoint class"
         if found
@@ -149,6 +151,15 @@ def refusal(path, err: Exception):
         f"{path}: refused to load checkpoint: {what}; weights-only loading stays on "
         "(fairseq_recipes/compat/safe_checkpoints.py)"
     )
+
+
+def _is_zip(path) -> bool:
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 def damage(path, err: Exception) -> DamagedCheckpointError:
@@ -167,7 +178,7 @@ def damage(path, err: Exception) -> DamagedCheckpointError:
     else:
         first = (str(err).splitlines() or [type(err).__name__])[0]
         looks = f"{type(err).__name__}: {first[:160]}"
-    return DamagedCheckpointError(f"{path}: not a readable checkpoint ({looks})")
+    return DamagedCheckpointError(f"{path}: not a readable fairseq checkpoint ({looks})")
 
 
 def _patched_loader(original):

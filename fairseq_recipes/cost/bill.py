@@ -22,8 +22,19 @@ from .training_units import Phase, phases
 
 #: the tokens a rate is quoted per
 RATE_TOKENS = 1_000_000
-#: (stage name, encoder frozen) -> training FLOPs per RATE_TOKENS-token update
-Rates = Dict[Tuple[str, bool], float]
+#: (stage name, encoder frozen, objectives) -> training FLOPs per RATE_TOKENS-token
+#: update; objectives: ``rate_objectives`` of the phase ("" for a one-objective stage)
+Rates = Dict[Tuple[str, bool, str], float]
+
+
+def rate_objectives(phase: Phase) -> str:
+    """The objectives part of a phase's rate key: recipe 3's updates cost by objective
+    (an MLM update runs the encoder alone), every other stage's are all alike."""
+    return "+".join(phase.objectives)
+
+
+def rate_key(phase: Phase) -> Tuple[str, bool, str]:
+    return (phase.stage.name, phase.encoder_frozen, rate_objectives(phase))
 
 
 def formula_rates(width: Width = Width()) -> Rates:
@@ -31,10 +42,8 @@ def formula_rates(width: Width = Width()) -> Rates:
     rates = {}
     for stage in STAGES.values():
         for phase in phases(stage):
-            one = Phase(stage, 1, phase.encoder_frozen)
-            rates[(stage.name, phase.encoder_frozen)] = phase_flops(
-                one, width.shape(stage), RATE_TOKENS
-            )
+            one = Phase(stage, 1, phase.encoder_frozen, phase.objectives)
+            rates[rate_key(phase)] = phase_flops(one, width.shape(stage), RATE_TOKENS)
     return rates
 
 
@@ -44,7 +53,7 @@ def paper_flops(names, rates: Rates) -> Optional[float]:
     total = 0.0
     for stage in lineage(*names):
         for phase in phases(stage):
-            rate = rates.get((stage.name, phase.encoder_frozen))
+            rate = rates.get(rate_key(phase))
             if rate is None:
                 return None
             total += phase.updates * rate * paper.TOKENS_PER_UPDATE / RATE_TOKENS

@@ -30,9 +30,9 @@ from .. import paper
 from ..atomic_files import atomic_write, write_text
 from ..cli import command
 from ..errors import RecipesError
-from . import in_process, seq2seq
+from . import in_process, intervals, seq2seq
 from .layouts import file_exists, task_files
-from .predict import predict, score
+from .predict import predict, score, score_parts
 
 PLUGIN = Path(__file__).resolve().parents[1]
 
@@ -131,21 +131,14 @@ def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> di
 
     (model,), cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)])
     (run_dir / "predictions").mkdir(exist_ok=True)
-    metrics = {}
+    metrics, parts = {}, {}
     for lang, path in tests.items():
         examples = task.checked(task.read(cfg.task, path, lang=lang))
         predictions = predict(task, model, examples)
         _write_predictions(run_dir / "predictions" / f"{lang}.tsv", examples, predictions)
         metrics[lang] = score(examples, predictions)
-    main = MAIN_METRIC[task_name]
-    others = [m[main] for lang, m in metrics.items() if lang != "en"]
-    return {
-        "task": task_name,
-        "metric": main,
-        "languages": metrics,
-        "en": metrics.get("en", {}).get(main),
-        "avg_0s": sum(others) / len(others) if others else None,
-    }
+        parts[lang] = score_parts(examples, predictions)
+    return intervals.metrics_record(task_name, MAIN_METRIC[task_name], metrics, parts)
 
 
 def _task_class(args):

@@ -21,7 +21,6 @@ English trains and validates; every other language is tested zero-shot.
 import glob
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from .. import paper

@@ -15,6 +15,7 @@ from seqeval.metrics import f1_score
 from ..criterions.labels import INTENT_HEAD, SENTENCE_HEAD, SLOT_HEAD, TAG_HEAD
 from ..data.finetune.encoding import rejoin
 from ..data.finetune.examples import IntentSlots, SentencePair, TaggedWords
+from .intervals import f1_parts, mean_parts, ratio_parts
 
 
 def _batches(dataset, size):
@@ -84,3 +85,24 @@ def score(examples: List, predictions: List) -> dict:
     words = ((g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
     # seqeval reads plain POS tags as entities too: the F1 XTREME and the paper report
     return {"f1": 100.0 * f1_score(gold, pred), "accuracy": _accuracy(words)}
+
+
+def score_parts(examples: List, predictions: List) -> dict:
+    """{metric: what ``intervals.py`` resamples} for the metrics of ``score`` (each
+    gives ``score``'s value on the whole set)."""
+    kind = type(examples[0])
+    if kind is SentencePair:
+        return {
+            "accuracy": mean_parts([e.label == p for e, p in zip(examples, predictions)])
+        }
+    if kind is IntentSlots:
+        return {
+            "intent_accuracy": mean_parts(
+                [e.intent == p[0] for e, p in zip(examples, predictions)]
+            ),
+            "slot_f1": f1_parts([e.slots for e in examples], [p[1] for p in predictions]),
+        }
+    gold, pred = [list(e.tags) for e in examples], [list(p) for p in predictions]
+    # word accuracy resampled by sentence, as the F1 is
+    words = [(sum(g == q for g, q in zip(gs, ps)), len(gs)) for gs, ps in zip(gold, pred)]
+    return {"f1": f1_parts(gold, pred), "accuracy": ratio_parts(words)}

@@ -1,19 +1,24 @@
 """``recipes-report``: Tables 2 and 3 and the per-language tables from finished runs.
 
 Reads ``RESULTS/<model>/<task>/seed*/metrics.json`` (what ``recipes-finetune``, the
-``finetune-*.sh`` scripts and the seq2seq evaluations write) and writes to ``--output``:
+``finetune-*.sh`` scripts and the seq2seq evaluations write; the main job's further
+pre-training seeds under ``RESULTS/pretrain-seed<k>/``) and writes to ``--output``:
 
 * ``table2.md`` / ``table2.csv``: per model, for each encoder task its English score and
-  avg-0s (mean over the other languages), mean +- sample standard deviation over seeds;
-  in Markdown the best of each column in bold and the second underlined (the paper's
-  Table 2);
+  avg-0s (mean over the other languages): the mean over runs, alone with one run, with
+  the sample standard deviation over fine-tuning seeds (and over pre-training seeds)
+  with several; in Markdown the best of each column in bold and the second underlined
+  (the paper's Table 2), each only where its 95% interval lies above the lower ones'
+  (``ranks``; the intervals: ``intervals.py``);
 * ``table3.md`` / ``table3.csv``: the same for the seq2seq tasks (the paper's Table 3):
   mTOP exact match (space- and case-insensitive) in English and avg-0s, XSUM ROUGE-1/2/L;
 * ``languages.md`` / ``languages.csv``: one table per task metric (XNLI accuracy, mATIS++
   intent accuracy and slot F1, WikiANN F1, UDPOS F1, mTOP exact match: the paper's
   Tables 4-9), a column per language;
 * ``{task}.png``: per-language bars of the task's main metric, one color per model, and
-  ``xsum.png``: ROUGE-1/2/L bars per model.
+  ``xsum.png``: ROUGE-1/2/L bars per model, with the 95% intervals as error bars;
+* ``seeds.png`` (with two or more runs of a model): each model's pre-training seeds and
+  the spread over fine-tuning seeds of each.
 
 The report is rebuilt from whatever runs exist; missing ones are left blank, and a table
 without any of its tasks' results (Table 2 or Table 3) is not written. A model that is not
@@ -26,14 +31,19 @@ import argparse
 import csv
 import io
 import json
+import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
+from typing import List, Optional, Tuple
 
 from ..atomic_files import atomic_write, write_text
 from ..cli import command
 from ..errors import RecipesError
 from ..recipes import STAGES
+from . import PRETRAIN_SEED_DIR
 from .finetune import MAIN_METRIC
+from .intervals import seed_interval
 
 #: (task, metric) of the per-language tables, in the paper's order
 LANGUAGE_TABLES = [("xnli", "accuracy"), ("matis", "intent_accuracy"),
@@ -51,15 +61,23 @@ ROUGE_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
 
 
 def collect(results: Path, order=None) -> dict:
-    """{model: {task: [metrics of each seed]}}, models in ``order`` (the rest after, by
-    name)."""
+    """{model: {task: [metrics of each run]}}, models in ``order`` (the rest after, by
+    name). A run is one fine-tuning seed of one pre-training seed: its metrics carry
+    ``pretrain_seed`` (1 for ``RESULTS/<model>/...``, k for ``RESULTS/pretrain-seedk/
+    <model>/...``)."""
     found = {}
-    for path in sorted(results.glob("*/*/seed*/metrics.json")):
+    paths = [(1, p) for p in results.glob("*/*/seed*/metrics.json")]
+    for tree in sorted(results.glob(PRETRAIN_SEED_DIR.format("*"))):
+        seed = tree.name[len(PRETRAIN_SEED_DIR.format("")) :]
+        if seed.isdigit():
+            paths += [(int(seed), p) for p in tree.glob("*/*/seed*/metrics.json")]
+    for pretrain_seed, path in sorted(paths, key=lambda sp: (sp[0], str(sp[1]))):
         model, task = path.parts[-4], path.parts[-3]
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise RecipesError(f"{path}: unreadable metrics ({err})") from None
+        data["pretrain_seed"] = pretrain_seed
         found.setdefault(model, {}).setdefault(task, []).append(data)
     if not found:
         raise RecipesError(f"{results}: no */*/seed*/metrics.json")
@@ -67,17 +85,67 @@ def collect(results: Path, order=None) -> dict:
     return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
-def _summary(values):
-    values = [v for v in values if v is not None]
-    if not values:
+@dataclass
+class Cell:
+    """One model's score on one column, over its runs."""
+
+    mean: float  # the mean over pre-training seeds of the mean over fine-tuning seeds
+    runs: int
+    pretrain_seeds: int
+    #: sample standard deviation over fine-tuning seeds (pooled over pre-training
+    #: seeds); None with one fine-tuning run per pre-training seed: unknown, not zero
+    finetune_sd: Optional[float]
+    #: sample standard deviation of the pre-training seeds' means; None with one
+    pretrain_sd: Optional[float]
+    #: the 95% interval of ``mean``: over pre-training seeds when there are two or
+    #: more, else over fine-tuning seeds, else the one run's bootstrap over the test set
+    #: (``intervals.py``); None when no estimate exists (old metrics.json)
+    interval: Optional[List[float]]
+    #: per pre-training seed: (its mean, its fine-tuning sd or None)
+    by_pretrain_seed: List[Tuple[float, Optional[float]]]
+
+
+def _sd(values) -> Optional[float]:
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def summarize(runs, value, interval=lambda run: None) -> Optional[Cell]:
+    """The Cell of ``value(run)`` over ``runs`` (None when no run has the value);
+    ``interval(run)``: the run's own bootstrap interval."""
+    scored = [(r["pretrain_seed"], value(r), r) for r in runs]
+    scored = [(seed, v, r) for seed, v, r in scored if v is not None]
+    if not scored:
         return None
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.mean(values), std
+    by_seed = {}
+    for seed, v, r in scored:
+        by_seed.setdefault(seed, []).append((v, r))
+    groups = [[v for v, _ in group] for _, group in sorted(by_seed.items())]
+    means = [statistics.mean(g) for g in groups]
+    within = [statistics.variance(g) for g in groups if len(g) > 1]
+    if len(means) > 1:
+        ci = seed_interval(means)
+    elif len(groups[0]) > 1:
+        ci = seed_interval(groups[0])
+    else:
+        ci = interval(scored[0][2])
+    return Cell(
+        mean=statistics.mean(means), runs=len(scored), pretrain_seeds=len(means),
+        finetune_sd=math.sqrt(statistics.mean(within)) if within else None,
+        pretrain_sd=_sd(means), interval=ci,
+        by_pretrain_seed=[(m, _sd(g)) for m, g in zip(means, groups)],
+    )  # fmt: skip
 
 
-def _lang_summary(runs, lang, metric):
-    """Mean and std over seeds of one language's metric."""
-    return _summary([r["languages"].get(lang, {}).get(metric) for r in runs])
+def _run_interval(run, split, metric):
+    """A run's bootstrap interval of ``metric`` on ``split`` (a language or avg_0s)."""
+    found = run.get("intervals", {}).get(split, {}).get(metric)
+    return list(found) if found else None
+
+
+def _lang_summary(runs, lang, metric) -> Optional[Cell]:
+    """One language's metric over the runs."""
+    return summarize(runs, lambda r: r["languages"].get(lang, {}).get(metric),
+                     lambda r: _run_interval(r, lang, metric))  # fmt: skip
 
 
 def _languages(found, models, task):
@@ -107,28 +175,93 @@ def _note(models) -> str:
     )
 
 
-def _cell(summary):
-    return "" if summary is None else f"{summary[0]:.1f} ± {summary[1]:.1f}"
+def _cell(cell: Optional[Cell], with_interval: bool = False) -> str:
+    """``51.2`` (one run), ``51.2 ± 1.3`` (fine-tuning seeds), ``51.2 ± 2.1 pt ± 1.3
+    ft`` (pre-training and fine-tuning seeds); with its interval ``[47.0, 55.3]``."""
+    if cell is None:
+        return ""
+    text = f"{cell.mean:.1f}"
+    if cell.pretrain_sd is not None:
+        text += f" ± {cell.pretrain_sd:.1f} pt"
+        if cell.finetune_sd is not None:
+            text += f" ± {cell.finetune_sd:.1f} ft"
+    elif cell.finetune_sd is not None:
+        text += f" ± {cell.finetune_sd:.1f}"
+    if with_interval and cell.interval is not None:
+        text += f" [{cell.interval[0]:.1f}, {cell.interval[1]:.1f}]"
+    return text
 
 
-def _marked(column):
-    """Markdown cells of one column: best bold, second underlined (by mean)."""
-    means = sorted({s[0] for s in column if s is not None}, reverse=True)
-    out = []
-    for s in column:
-        text = _cell(s)
-        if s is not None and s[0] == means[0]:
-            text = f"**{text}**"
-        elif s is not None and len(means) > 1 and s[0] == means[1]:
-            text = f"<u>{text}</u>"
-        out.append(text)
+def _above(cell: Cell, lower: List[Cell]) -> bool:
+    """Whether ``cell``'s interval lies above every interval of ``lower``."""
+    return cell.interval is not None and all(
+        c.interval is not None and cell.interval[0] > c.interval[1] for c in lower
+    )
+
+
+def ranks(column: List[Optional[Cell]]) -> List[int]:
+    """Per cell: 1 (best), 2 (second) or 0 (no mark). Best only where its 95% interval
+    lies above every other's, second only where best is marked and its interval lies
+    above every lower one's: a difference within the noise is no ranking."""
+    order = sorted([i for i, c in enumerate(column) if c is not None],
+                   key=lambda i: -column[i].mean)  # fmt: skip
+    out = [0] * len(column)
+    cells = [column[i] for i in order]
+    if len(cells) >= 2 and _above(cells[0], cells[1:]):
+        out[order[0]] = 1
+        if len(cells) >= 3 and _above(cells[1], cells[2:]):
+            out[order[1]] = 2
     return out
+
+
+def _marked(column: List[Optional[Cell]]) -> List[str]:
+    """Markdown cells of one column: best bold, second underlined (``ranks``)."""
+    out = []
+    for cell, rank in zip(column, ranks(column)):
+        text = _cell(cell)
+        out.append(
+            f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text
+        )
+    return out
+
+
+#: under every score table: how to read a cell and its marks
+READING = (
+    "Cells: the mean over runs; with one run the value alone (its spread over seeds "
+    "is unknown, not zero); `± s` the sample standard deviation over fine-tuning "
+    "seeds; `± s pt ± s ft` over pre-training seeds (of their means) and over "
+    "fine-tuning seeds. Bold best and underlined second only where the 95% interval "
+    "lies above every lower one (a t-interval over seeds; with one run a bootstrap over "
+    "the test set's examples, printed in the per-language tables): unmarked "
+    "differences are within that noise."
+)
+
+
+def _csv_cell(cell: Cell) -> list:
+    def num(x):
+        return "" if x is None else f"{x:.4f}"
+
+    low, high = cell.interval or (None, None)
+    return [f"{cell.mean:.4f}", num(cell.finetune_sd), num(cell.pretrain_sd), num(low),
+            num(high), cell.runs, cell.pretrain_seeds]  # fmt: skip
+
+
+CSV_STATS = ["mean", "std", "pretrain_std", "ci_low", "ci_high", "runs", "pretrain_seeds"]
 
 
 def _markdown(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _column_cell(runs, metric, split) -> Optional[Cell]:
+    """A Table 2/3 cell: ``split`` is a key of metrics.json (the main metric's ``en``
+    or ``avg_0s``), or None for English's ``metric`` (XSUM's ROUGE types)."""
+    if split is None:
+        return _lang_summary(runs, "en", metric)
+    return summarize(runs, lambda r: r.get(split),
+                     lambda r: _run_interval(r, split, metric))  # fmt: skip
 
 
 def _score_table(found: dict, columns):
@@ -138,21 +271,19 @@ def _score_table(found: dict, columns):
     if not models:
         return None
     columns = [c for c in columns if any(c[0] in found[m] for m in models)]
-    summaries = [[_summary([r.get(split) for r in found[m].get(task, [])]) if split
-                  else _lang_summary(found[m].get(task, []), "en", metric)
-                  for m in models] for task, metric, split in columns]  # fmt: skip
-    labels = [(split or "en").replace("_", "-") for _, _, split in columns]
-    header = ["Model"] + [f"{task} {metric}" + (f" {label}" if split else "")
-                          for (task, metric, split), label in zip(columns, labels)]  # fmt: skip
-    marked = [_marked(column) for column in summaries]
+    cells = [[_column_cell(found[m].get(task, []), metric, split) for m in models]
+             for task, metric, split in columns]  # fmt: skip
+    splits = [(split or "en").replace("_", "-") for _, _, split in columns]
+    header = ["Model"] + [f"{task} {metric}" + (f" {name}" if split else "")
+                          for (task, metric, split), name in zip(columns, splits)]  # fmt: skip
+    marked = [_marked(column) for column in cells]
     rows = [[label(m)] + [col[i] for col in marked] for i, m in enumerate(models)]
-    csv_rows = [["model", "task", "metric", "split", "mean", "std", "seeds"]]
+    csv_rows = [["model", "task", "metric", "split", *CSV_STATS]]
     for i, m in enumerate(models):
-        for (task, metric, _), label, column in zip(columns, labels, summaries):
+        for (task, metric, _), name, column in zip(columns, splits, cells):
             if column[i] is not None:
-                csv_rows.append([m, task, metric, label, f"{column[i][0]:.4f}",
-                                 f"{column[i][1]:.4f}", len(found[m][task])])  # fmt: skip
-    return _markdown(header, rows) + _note(models), csv_rows
+                csv_rows.append([m, task, metric, name, *_csv_cell(column[i])])
+    return _markdown(header, rows) + "\n\n" + READING + _note(models), csv_rows
 
 
 def table2(found: dict):
@@ -167,8 +298,8 @@ def table3(found: dict):
 
 
 def language_tables(found: dict):
-    """(Markdown, CSV rows) of the per-language tables."""
-    parts, csv_rows = [], [["model", "task", "metric", "language", "mean", "std"]]
+    """(Markdown, CSV rows) of the per-language tables, each cell with its interval."""
+    parts, csv_rows = [], [["model", "task", "metric", "language", *CSV_STATS]]
     for task, metric in LANGUAGE_TABLES:
         models = [m for m in found if task in found[m]]
         if not models:
@@ -178,26 +309,67 @@ def language_tables(found: dict):
         for m in models:
             cells = []
             for lang in langs:
-                s = _lang_summary(found[m][task], lang, metric)
-                cells.append(_cell(s))
-                if s is not None:
-                    csv_rows.append([m, task, metric, lang, f"{s[0]:.4f}", f"{s[1]:.4f}"])
+                cell = _lang_summary(found[m][task], lang, metric)
+                cells.append(_cell(cell, with_interval=True))
+                if cell is not None:
+                    csv_rows.append([m, task, metric, lang, *_csv_cell(cell)])
             rows.append([label(m)] + cells)
         parts.append(f"### {task} {metric}\n\n" + _markdown(["Model", *langs], rows)
                      + _note(models))  # fmt: skip
+    if parts:
+        parts.append("Each cell: the score as in Tables 2 and 3 and its 95% interval "
+                     "[low, high] (over seeds, or with one run a bootstrap over the test "
+                     "set's examples).")  # fmt: skip
     return "\n\n".join(parts), csv_rows
 
 
 def _bars(ax, groups, series):
-    """Grouped bars: ``series`` is [(label, [(mean, std) or None per group])]."""
+    """Grouped bars: ``series`` is [(label, [Cell or None per group])]; error bars: the
+    95% interval where one is known (none drawn otherwise: unknown is not zero)."""
     width = 0.8 / len(series)
-    for k, (name, stats) in enumerate(series):
-        stats = [s or (0, 0) for s in stats]
-        ax.bar([i + k * width for i in range(len(groups))], [s[0] for s in stats], width,
-               yerr=[s[1] for s in stats], capsize=2, label=name)  # fmt: skip
+    for k, (name, cells) in enumerate(series):
+        x = [i + k * width for i in range(len(groups))]
+        means = [c.mean if c else 0.0 for c in cells]
+        ax.bar(x, means, width, label=name)
+        known = [(xi, c) for xi, c in zip(x, cells) if c is not None and c.interval]
+        if known:
+            ax.errorbar([xi for xi, _ in known], [c.mean for _, c in known],
+                        yerr=[[c.mean - c.interval[0] for _, c in known],
+                              [c.interval[1] - c.mean for _, c in known]],
+                        fmt="none", ecolor="black", capsize=2, linewidth=0.8)  # fmt: skip
     ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))])
     ax.set_xticklabels(groups)
     ax.legend(fontsize="small")
+
+
+def seeds_figure(found: dict, output: Path) -> Optional[Path]:
+    """``seeds.png``: per task (main metric, English), each model's pre-training seeds
+    (a point per seed: its mean over fine-tuning seeds, its bar their standard
+    deviation) beside the mean; written when some model has two or more runs."""
+    panels = [(t, m) for t, m in CHARTS if any(t in found[x] for x in found)]
+    panels += [("xsum", "rougeL")] if any("xsum" in found[x] for x in found) else []
+    summaries = {(t, m): [(x, _lang_summary(found[x].get(t, []), "en", m)) for x in found]
+                 for t, m in panels}  # fmt: skip
+    if not any(c and c.runs > 1 for cells in summaries.values() for _, c in cells):
+        return None
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 4.5),
+                                  squeeze=False)  # fmt: skip
+    for ax, (task, metric) in zip(axes[0], panels):
+        cells = [(x, c) for x, c in summaries[(task, metric)] if c is not None]
+        for i, (_, c) in enumerate(cells):
+            n = len(c.by_pretrain_seed)
+            xs = [i + (j - (n - 1) / 2) * 0.12 for j in range(n)]
+            for x, (mean, sd) in zip(xs, c.by_pretrain_seed):
+                ax.errorbar([x], [mean], yerr=None if sd is None else [[sd], [sd]],
+                            fmt="o", color="tab:blue", capsize=2, markersize=4)  # fmt: skip
+            ax.hlines(c.mean, i - 0.3, i + 0.3, color="tab:red")
+        ax.set_xticks(range(len(cells)))
+        ax.set_xticklabels([label(x) for x, _ in cells], rotation=60, ha="right",
+                           fontsize="x-small")  # fmt: skip
+        ax.set_title(f"{task} {metric} (en)", fontsize="small")
+    axes[0][0].set_ylabel("score: a point per pre-training seed, bar = sd over "
+                          "fine-tuning seeds, line = mean", fontsize="x-small")  # fmt: skip
+    return save_figure(fig, output / "seeds.png")
 
 
 def pyplot():
@@ -274,7 +446,8 @@ def build_report(results: Path, output: Path, order=None) -> list:
             _write(output / f"{name}.md", table[0] + "\n")
             _write(output / f"{name}.csv", _csv(table[1]))
             written += [output / f"{name}.md", output / f"{name}.csv"]
-    return written + charts(found, output)
+    seeds = seeds_figure(found, output)
+    return written + charts(found, output) + ([seeds] if seeds else [])
 
 
 @command

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from .. import paper
 from ..errors import RecipesError
-from ..scoring.rouge import rouge
-from ..scoring.sciem import sciem
-from . import in_process
+from ..scoring.rouge import rouge, rouge_per_pair
+from ..scoring.sciem import exact_match, sciem
+from . import in_process, intervals
 
 PLUGIN = Path(__file__).resolve().parents[1]
 
@@ -169,7 +169,7 @@ def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) ->
     ``write(path, rows)`` saves the predictions."""
     (run_dir / "predictions").mkdir(exist_ok=True)
     form = pointed_forms(args) if pointers(args) else None
-    metrics = {}
+    metrics, parts = {}, {}
     for lang, path in tests.items():
         examples = read(path, lang)
         hypotheses = decode(args, checkpoint, lang, path, run_dir)
@@ -184,16 +184,14 @@ def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) ->
         if args.task == "mtop":
             references = [e.logical_form for e in examples]
             metrics[lang] = {"sciem": sciem(references, predicted)}
+            matches = [exact_match(r, h) for r, h in zip(references, predicted)]
+            parts[lang] = {"sciem": intervals.mean_parts(matches)}
         else:
             references = [e.summary for e in examples]
             metrics[lang] = rouge(references, predicted)
+            parts[lang] = {k: intervals.mean_parts(v)
+                           for k, v in rouge_per_pair(references, predicted).items()}  # fmt: skip
         write(run_dir / "predictions" / f"{lang}.tsv", zip(references, predicted))
-    main = SEQ2SEQ_MAIN_METRIC[args.task]
-    others = [m[main] for lang, m in metrics.items() if lang != "en"]
-    return {
-        "task": args.task,
-        "metric": main,
-        "languages": metrics,
-        "en": metrics.get("en", {}).get(main),
-        "avg_0s": sum(others) / len(others) if others else None,
-    }
+    return intervals.metrics_record(
+        args.task, SEQ2SEQ_MAIN_METRIC[args.task], metrics, parts
+    )

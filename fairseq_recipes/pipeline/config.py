@@ -4,7 +4,11 @@ Settings are not invented here: each section passes its keys to the tool that al
 defines them, and a key that tool does not know is an error naming the file and key.
 
 * top level: ``work_dir``, ``jobs`` (runs at once), ``threads`` (per run), ``models``
-  (Table 1 rows to train; default all ten);
+  (Table 1 rows to train; default all of them), ``pretrain_seeds`` (pre-training runs
+  per model, default 1: seed k trains with the train scripts' ``SEED`` + k - 1, each
+  recipe from seed k's checkpoint of the stage it starts from, and is fine-tuned with
+  every fine-tuning seed; seed k >= 2 writes under ``checkpoints/pretrain-seed<k>/`` and
+  ``results/pretrain-seed<k>/``);
 * ``[corpus]``: ``toy`` (build the embedded corpus, ``toy_corpus.py``) with its
   ``docs_per_lang``, ``langs`` and ``seed``, or ``input`` (a directory of
   ``{lang}.txt/.jsonl`` files), or ``data_bin`` (an existing ``recipes-preprocess``
@@ -64,6 +68,8 @@ class Config:
     jobs: int = 2
     threads: int = 1
     models: List[str] = field(default_factory=lambda: list(STAGES))
+    #: pre-training runs per model, recipes chained seed by seed (seed k: SEED + k - 1)
+    pretrain_seeds: int = 1
     # [corpus]
     toy: bool = True
     input: str = ""
@@ -250,6 +256,7 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
         jobs=top.take("jobs", int, d.jobs, low=1),
         threads=top.take("threads", int, d.threads, low=1),
         models=top.take("models", list, d.models),
+        pretrain_seeds=top.take("pretrain_seeds", int, d.pretrain_seeds, low=1),
     )
     for model in cfg.models:
         if model not in STAGES:
@@ -343,6 +350,8 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     ev.done()
     if "rehearsal" in top.table:
         cfg.rehearsal = _rehearsal(cfg, top.take("rehearsal", dict, {}), source)
+        if cfg.pretrain_seeds > 1:
+            top.error("pretrain_seeds", "the rehearsal runs one pre-training seed")
     top.done()
     return cfg
 

@@ -31,6 +31,7 @@ from typing import List
 from ..checkpoints.joint_views import ENCODER_VIEW, SEQ2SEQ_VIEW
 from ..cli import command
 from ..errors import RecipesError
+from ..eval import PRETRAIN_SEED_DIR
 from ..recipes import STAGES, lineage
 from . import config as config_module
 from .runner import Job, run
@@ -71,16 +72,39 @@ class Plan:
     #: the data tools need no fairseq registry (see fairseq_recipes/__init__.py)
     LIGHT = {"FAIRSEQ_RECIPES_LIGHT": "1"}
 
-    def checkpoint(self, model: str) -> Path:
-        return self.checkpoints / model / "checkpoint_last.pt"
+    @property
+    def pretrain_seeds(self) -> range:
+        return range(1, self.cfg.pretrain_seeds + 1)
 
-    def evaluated_checkpoint(self, model: str, task: str) -> Path:
+    @staticmethod
+    def _seed_tree(root: Path, seed: int) -> Path:
+        """Pre-training seed 1 writes where a single run does; seed k under
+        ``pretrain-seed<k>/`` (``eval/report.py`` reads results from there)."""
+        return root if seed == 1 else root / PRETRAIN_SEED_DIR.format(seed)
+
+    @staticmethod
+    def _seed_suffix(seed: int) -> str:
+        return "" if seed == 1 else " " + PRETRAIN_SEED_DIR.format(seed)
+
+    def pretrain_name(self, model: str, seed: int = 1) -> str:
+        return f"pretrain {model}{self._seed_suffix(seed)}"
+
+    def evaluate_name(self, model: str, task: str, seed: int = 1) -> str:
+        return f"evaluate {model} {task}{self._seed_suffix(seed)}"
+
+    def save_dir(self, model: str, seed: int = 1) -> Path:
+        return self._seed_tree(self.checkpoints, seed) / model
+
+    def checkpoint(self, model: str, seed: int = 1) -> Path:
+        return self.save_dir(model, seed) / "checkpoint_last.pt"
+
+    def evaluated_checkpoint(self, model: str, task: str, seed: int = 1) -> Path:
         """The checkpoint fine-tuned on ``task``: the model's last one, or of recipe 3's
         joint run the encoder or the seq2seq model it wrote beside it."""
         if not STAGES[model].objective_schedule:
-            return self.checkpoint(model)
+            return self.checkpoint(model, seed)
         view = SEQ2SEQ_VIEW if task in SEQ2SEQ_TASKS else ENCODER_VIEW
-        return self.checkpoints / model / view
+        return self.save_dir(model, seed) / view
 
     def eval_dir(self, task: str) -> Path:
         if self.cfg.eval_toy:
@@ -122,17 +146,21 @@ class Plan:
             ))  # fmt: skip
         return jobs
 
-    def pretrain_job(self, model: str) -> Job:
+    def pretrain_job(self, model: str, seed: int = 1) -> Job:
+        """Pre-training seed ``seed`` of ``model``: its recipe starts from the same
+        seed's checkpoint of the stage it names (the chains of Table 1, seed by seed)."""
         stage = STAGES[model]
-        save_dir = self.checkpoints / model
+        save_dir = self.save_dir(model, seed)
         env = {**self.cfg.pretrain_env(model), "DATA": str(self.data_bin),
                "SAVE_DIR": str(save_dir), "PYTHON": self.python}  # fmt: skip
+        if seed > 1:  # seed 1 keeps the configured SEED (common.sh's default: 1)
+            env["SEED"] = str(int(env.get("SEED", 1)) + seed - 1)
         after = ["preprocess"] if not self.cfg.data_bin else []
         if stage.init_from:
-            env["INIT"] = str(self.checkpoint(stage.init_from))
-            after.append(f"pretrain {stage.init_from}")
+            env["INIT"] = str(self.checkpoint(stage.init_from, seed))
+            after.append(self.pretrain_name(stage.init_from, seed))
         script = config_module.ROOT / "train_scripts" / f"{model}.sh"
-        job = Job(f"pretrain {model}", save_dir / "main-job.log", save_dir / ".done",
+        job = Job(self.pretrain_name(model, seed), save_dir / "main-job.log", save_dir / ".done",
                   argv=["bash", str(script)], env=env, after=after,
                   summary="fairseq_recipes.pipeline.report:pretrain_summary")  # fmt: skip
         rehearsal = self.cfg.rehearsal
@@ -146,17 +174,19 @@ class Plan:
                 job.interrupt = interrupt_pattern(resume)
         return job
 
-    def finetune_job(self, model: str, task: str) -> Job:
-        cfg, output = self.cfg, self.results / model / task
-        argv = ["--checkpoint", self.evaluated_checkpoint(model, task), "--task", task,
+    def finetune_job(self, model: str, task: str, seed: int = 1) -> Job:
+        cfg, output = self.cfg, self._seed_tree(self.results, seed) / model / task
+        argv = ["--checkpoint", self.evaluated_checkpoint(model, task, seed), "--task", task,
                 "--data", self.data_bin, "--eval-data", self.eval_dir(task),
                 "--output", output, "--seeds", cfg.seeds]  # fmt: skip
         langs = self.test_langs(task)
         if langs:
             argv += ["--langs", *langs]
         argv = [str(a) for a in argv] + cfg.finetune_options(task)
-        after = [f"pretrain {model}"] + (["eval-data"] if cfg.eval_toy else [])
-        return Job(f"evaluate {model} {task}", output / "finetune.log", output / ".done",
+        after = [self.pretrain_name(model, seed)] + (
+            ["eval-data"] if cfg.eval_toy else []
+        )
+        return Job(self.evaluate_name(model, task, seed), output / "finetune.log", output / ".done",
                    call="fairseq_recipes.eval.finetune:cli_main", args=(argv,),
                    after=after, summary="fairseq_recipes.pipeline.report:finetune_summary")  # fmt: skip
 
@@ -179,11 +209,14 @@ class Plan:
         tasks = tasks or cfg.tasks
         everything = {j.name: j for j in self.data_jobs()}
         trained = [s.name for s in lineage(*cfg.models, *models)]
-        for model in trained:
-            everything[f"pretrain {model}"] = self.pretrain_job(model)
-        for model in trained:
-            for task in evaluated_tasks(model, cfg.tasks):
-                everything[f"evaluate {model} {task}"] = self.finetune_job(model, task)
+        for seed in self.pretrain_seeds:
+            for model in trained:
+                job = self.pretrain_job(model, seed)
+                everything[job.name] = job
+            for model in trained:
+                for task in evaluated_tasks(model, cfg.tasks):
+                    job = self.finetune_job(model, task, seed)
+                    everything[job.name] = job
         exports = []
         if cfg.rehearsal is not None:
             from .rehearsal import export_jobs
@@ -196,9 +229,10 @@ class Plan:
                 if not j.startswith(("pretrain", "evaluate", "export", "check export"))]  # fmt: skip
         goals = {
             "data": data,
-            "pretrain": [f"pretrain {m}" for m in models],
-            "evaluate": [f"evaluate {m} {t}" for m in models
-                         for t in evaluated_tasks(m, tasks)]
+            "pretrain": [self.pretrain_name(m, k) for k in self.pretrain_seeds
+                         for m in models],
+            "evaluate": [self.evaluate_name(m, t, k) for k in self.pretrain_seeds
+                         for m in models for t in evaluated_tasks(m, tasks)]
                         + [j for j in exports if j.rsplit(" ", 1)[1] in models],
         }  # fmt: skip
         goals["all"] = data + goals["pretrain"] + goals["evaluate"]

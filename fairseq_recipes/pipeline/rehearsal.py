@@ -32,9 +32,9 @@ import re
 import shutil
 import statistics
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-from .. import paper
+from .. import paper, train_log
 from ..atomic_files import atomic_write, write_text
 from ..cost.bill import bill, bill_rows, bill_title, formula_rates
 from ..cost.flops import stage_shape
@@ -45,14 +45,13 @@ from ..cost.model_shape import (
     encoder_layer_params,
 )
 from ..cost.table1 import Width
+from ..data.objective_schedule import OBJECTIVES
 from ..errors import RecipesError
 from ..recipes import SMOKE, STAGES
 
 STAGE_JSON = "stage.json"
 GB = 1e9
 _PARAMS = re.compile(r"parameters: ([\d,]+) \(formula: ([\d,]+);")
-_INNER = re.compile(r"\| train_inner \| (.*)$", re.M)
-_FIELD = re.compile(r"(\w+)=([-\d.e+]+)")
 _LOADED = re.compile(r"Loaded checkpoint (\S+) \(epoch \d+ @ (\d+) updates\)")
 _INTERRUPTED = "[main job] interrupted on purpose"
 #: files of a finished stage that no later stage reads
@@ -67,18 +66,29 @@ def interrupt_pattern(update: int) -> str:
 
 # ---- a finished stage ---------------------------------------------------------------------
 def per_update(log_text: str) -> Dict[int, dict]:
-    """{update: its train_inner fields} (a resumed run's repeated updates: the last)."""
-    out = {}
-    for line in _INNER.findall(log_text):
-        fields = {k: float(v) for k, v in _FIELD.findall(line)}
-        if "num_updates" in fields:
-            out[int(fields["num_updates"])] = fields
-    return out
+    """{update: its train_inner record} (a resumed run's repeated updates: the last)."""
+    return train_log.per_update(log_text)
+
+
+#: the fields recipe 3's criterion logs for an update that trained that objective
+OBJECTIVE_FIELDS = {objective: f"{objective}_loss" for objective in OBJECTIVES}
+
+
+def phase_name(frozen: bool, objectives: str = "") -> str:
+    """A phase's name in the rehearsal's records: "frozen", "unfrozen", or recipe 3's
+    objectives of the update ("mlm", "denoising", "mlm+denoising")."""
+    return objectives or ("frozen" if frozen else "unfrozen")
+
+
+def phase_key(model: str, name: str) -> tuple:
+    """The bill's rate key (``cost/bill.py``) of a phase named by ``phase_name``."""
+    frozen = name == "frozen"
+    return (model, frozen, "" if name in ("frozen", "unfrozen") else name)
 
 
 def phase_figures(updates: Dict[int, dict], freeze: int, seq2seq: bool) -> dict:
-    """Per phase ("frozen", "unfrozen"): updates, tokens, ledger FLOPs, FLOPs per 1M
-    tokens; and the seconds of each update. Needs every update logged."""
+    """Per phase (``phase_name``): updates, tokens, ledger FLOPs, FLOPs per 1M tokens;
+    and the seconds of each update. Needs every update logged."""
     phases, seconds, previous, last = {}, [], 0, 0.0
     for u in sorted(updates):
         if u != previous + 1:
@@ -86,7 +96,8 @@ def phase_figures(updates: Dict[int, dict], freeze: int, seq2seq: bool) -> dict:
                                "needs LOG_INTERVAL = 1")  # fmt: skip
         fields = updates[u]
         frozen = seq2seq and (freeze == -1 or u <= freeze)
-        phase = phases.setdefault("frozen" if frozen else "unfrozen",
+        objectives = "+".join(o for o in OBJECTIVES if OBJECTIVE_FIELDS[o] in fields)
+        phase = phases.setdefault(phase_name(frozen, objectives),
                                   dict(updates=0, tokens=0.0, flops=0.0))  # fmt: skip
         phase["updates"] += 1
         phase["tokens"] += fields["wpb"]
@@ -156,7 +167,7 @@ def finish_stage(job, tidy: bool, resume_after: int = 0) -> None:
         resumed = _resumed(job, save_dir, resume_after, updates) if resume_after else None
         resources = json.loads(job.resources.read_text())
         for name, phase in figures["phases"].items():
-            phase["formula_per_1m_tokens"] = predicted[(model, name == "frozen")]
+            phase["formula_per_1m_tokens"] = predicted.get(phase_key(model, name))
         _write_json(record, dict(
             model=model, updates=updates, parameters=parameters,
             formula_parameters=formula, vocab=rows, width=width.hidden,
@@ -306,7 +317,7 @@ def requirements(plan, jobs) -> dict:
     vocab, cfg = _vocab(plan), plan.cfg
     tidy = cfg.rehearsal is not None and cfg.rehearsal.tidy
     names = {job.name for job in jobs}
-    memory, disk, kept, peak_disk = (0.0, ""), 0.0, 0.0, (0.0, "")
+    memory, kept, peak_disk = (0.0, ""), 0.0, (0.0, "")
     for model in [m for m in STAGES if f"pretrain {m}" in names]:
         stage, env = STAGES[model], cfg.pretrain_env(model)
         shape = _shape(plan, model, vocab)
@@ -395,6 +406,10 @@ def _gb(x) -> str:
     return "" if x is None else f"{x / GB:.1f}"
 
 
+def _fmt_rate(x) -> str:
+    return "no formula" if x is None else f"{x:.4g}"
+
+
 def _table(headers, rows) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
@@ -405,7 +420,7 @@ def _rates(records: Dict[str, dict]) -> dict:
     rates = {}
     for model, record in records.items():
         for name, phase in record["phases"].items():
-            rates[(model, name == "frozen")] = phase["flops_per_1m_tokens"]
+            rates[phase_key(model, name)] = phase["flops_per_1m_tokens"]
     return rates
 
 
@@ -422,10 +437,10 @@ def stage_table(records: Dict[str, dict]) -> str:
             "yes" if r["parameters"] == r["formula_parameters"] else f"no ({r['formula_parameters']:,})",
             _gb(max(r["peak_rss"], r["peak_tree"])), _gb(r["checkpoint_bytes"]),
             f"{r['seconds_per_update']:.0f}",
-            " + ".join(f"{p['updates']}{' frozen' if n == 'frozen' else ''}"
+            " + ".join(f"{p['updates']}{'' if n == 'unfrozen' else ' ' + n}"
                        for n, p in phases.items()),
             "; ".join(f"{label(n)}{p['flops_per_1m_tokens']:.4g}" for n, p in phases.items()),
-            "; ".join(f"{label(n)}{p['formula_per_1m_tokens']:.4g}" for n, p in phases.items()),
+            "; ".join(f"{label(n)}{_fmt_rate(p['formula_per_1m_tokens'])}" for n, p in phases.items()),
             f"from update {r['resumed_from']}" if r.get("resumed_from") else "",
         ])  # fmt: skip
     return _table(headers, rows)

@@ -22,6 +22,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from .. import train_log
 from ..atomic_files import write_text
 from ..cost.flops import phase_flops, stage_shape
 from ..cost.table1 import Width, both_models_cost, model_cost
@@ -31,26 +32,27 @@ from ..errors import RecipesError
 from ..eval import report as eval_report
 from ..recipes import BOTH_MODELS, STAGES, lineage
 
-_INNER = re.compile(r"\| train_inner \| .*?loss=([-\d.e+]+),.*?num_updates=(\d+)")
-_TRAIN = re.compile(r"\| train \| .*?\| loss ([-\d.e+]+) \|.*?\| num_updates (\d+) ")
-#: recipe 3 logs each objective's loss as well (``None`` in a window without it)
-_OBJECTIVE = r"\| train_inner \| .*?[ ,]{0}_loss=([-\d.e+]+),.*?num_updates=(\d+)"
 #: the mark of rows that are not the paper's (recipe 3), as recipes-cost prints it
 NOT_IN_PAPER = "†"
 
 
 def train_losses(log_text: str, objective: str = "") -> list:
-    """[(update, loss)] of a fairseq-train log (train_inner lines and the epoch summary;
-    a resumed run's repeated updates keep their last value); with ``objective`` (recipe
-    3's ``mlm`` or ``denoising``), that objective's loss on the lines that report it."""
-    points = {}
-    if objective:
-        found = re.findall(_OBJECTIVE.format(objective), log_text)
-    else:
-        found = _INNER.findall(log_text) + _TRAIN.findall(log_text)
-    for loss, update in found:
-        points[int(update)] = float(loss)
-    return sorted(points.items())
+    """[(update, training loss)] of a fairseq-train JSON log: the ``train_inner`` records
+    (the average over the last ``--log-interval`` updates, logged at the last; never the
+    epoch's average); with ``objective`` (recipe 3's ``mlm`` or ``denoising``), that
+    objective's loss on the records that report it."""
+    return train_log.train_losses(log_text, f"{objective}_loss" if objective else "loss")
+
+
+def valid_losses(log_text: str, objective: str = "") -> dict:
+    """{language: [(update, validation loss)]} of the ``valid_{lang}`` records."""
+    key = f"{objective}_loss" if objective else "loss"
+    out = {}
+    for tag in train_log.validation_tags(log_text):
+        points = train_log.valid_losses(log_text, tag, key)
+        if points:
+            out[tag[len("valid_") :] or tag] = points
+    return out
 
 
 def _label(model: str) -> str:
@@ -160,29 +162,64 @@ def table1(plan) -> tuple:
 
 
 # ---- figures ----------------------------------------------------------------------------
-def loss_figure(plan, output: Path):
-    fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
+#: the two objectives' panels: (title, the objective recipe 3's joint run logs for it)
+_PANELS = (("MLM (encoders)", MLM), ("span denoising (seq2seq)", DENOISING))
+
+
+def _curves(plan, read):
+    """(panel, label, linestyle, what ``read(log text, objective)`` gives) per model with
+    a log: every model on its objective's panel, recipe 3 on both."""
     for model in plan.cfg.models:
         log = plan.checkpoints / model / "train.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         if STAGES[model].objective_schedule:  # recipe 3: each objective on its panel
-            for ax, objective in zip(axes, (MLM, DENOISING)):
-                points = train_losses(text, objective)
-                if points:
-                    ax.plot(*zip(*points), label=f"{_label(model)} ({objective})",
-                            marker=".", linestyle="--")  # fmt: skip
+            for panel, (_, objective) in enumerate(_PANELS):
+                found = read(text, objective)
+                if found:
+                    yield panel, f"{_label(model)} ({objective})", "--", found
             continue
-        points = train_losses(text)
-        if points:
-            ax = axes[0] if STAGES[model].decoder_layers == 0 else axes[1]
-            ax.plot(*zip(*points), label=model, marker=".")
-    for ax, title in zip(axes, ["MLM (encoders)", "span denoising (seq2seq)"]):
-        ax.set_title(f"pre-training loss: {title}")
+        found = read(text, "")
+        if found:
+            yield (0 if STAGES[model].decoder_layers == 0 else 1), model, "-", found
+
+
+def loss_figure(plan, output: Path):
+    """``loss.png``: training loss against updates, as fairseq logs it per update (the
+    average over the last ``--log-interval`` updates)."""
+    fig, axes = eval_report.pyplot().subplots(1, 2, figsize=(12, 4.5))
+    for panel, label, style, points in _curves(plan, train_losses):
+        axes[panel].plot(*zip(*points), label=label, marker=".", linestyle=style)
+    for ax, (title, _) in zip(axes, _PANELS):
+        ax.set_title(f"training loss: {title}")
         ax.set_xlabel("update")
         ax.set_ylabel("loss (base 2)")
         if ax.lines:
             ax.legend(fontsize="small")
     return eval_report.save_figure(fig, output / "loss.png")
+
+
+def valid_loss_figure(plan, output: Path):
+    """``valid_loss.png``: the validation loss per language (fairseq's ``valid_{lang}``)
+    against updates; a row per objective, a column per language."""
+    curves = list(_curves(plan, valid_losses))
+    langs = sorted({lang for *_, per_lang in curves for lang in per_lang}) or ["-"]
+    fig, axes = eval_report.pyplot().subplots(
+        2, len(langs), figsize=(3.2 * len(langs) + 1, 7), squeeze=False
+    )
+    for panel, label, style, per_lang in curves:
+        for column, lang in enumerate(langs):
+            if lang in per_lang:
+                axes[panel][column].plot(*zip(*per_lang[lang]), label=label, marker="o",
+                                         linestyle=style)  # fmt: skip
+    for row, (title, _) in enumerate(_PANELS):
+        for column, lang in enumerate(langs):
+            ax = axes[row][column]
+            ax.set_title(f"validation loss, {lang}: {title}", fontsize="small")
+            ax.set_xlabel("update")
+            ax.set_ylabel("loss (base 2)")
+        if axes[row][0].lines:
+            axes[row][0].legend(fontsize="x-small")
+    return eval_report.save_figure(fig, output / "valid_loss.png")
 
 
 def cost_figure(runs: dict, output: Path):
@@ -230,7 +267,8 @@ def build(plan) -> Path:
     output = plan.results
     output.mkdir(parents=True, exist_ok=True)
     table1_md, runs = table1(plan)
-    figures = [loss_figure(plan, output), cost_figure(runs, output)]
+    figures = [loss_figure(plan, output), valid_loss_figure(plan, output),
+               cost_figure(runs, output)]  # fmt: skip
     tables = {}
     if any(output.glob("*/*/seed*/metrics.json")):
         written = eval_report.build_report(output, output, order=plan.cfg.models)
@@ -245,7 +283,10 @@ def build(plan) -> Path:
         + ("the embedded toy corpus and toy evaluation sets" if cfg.toy and cfg.eval_toy
            else "as configured") + ".",
         "## Table 1: compute", table1_md, "![cost per way to get both models](cost.png)",
-        "## Pre-training loss", "![pre-training loss](loss.png)",
+        "## Pre-training loss",
+        "Training loss as fairseq logs it per update (the average over the last "
+        "`--log-interval` updates); validation loss per language at each validation.",
+        "![pre-training loss](loss.png)", "![validation loss per language](valid_loss.png)",
         "## Table 2: encoders (English, and the average over the other languages, "
         "zero-shot)", tables.get("table2", "(no results yet)"),
         "## Table 3: seq2seq models", tables.get("table3", "(no results yet)"),
@@ -253,7 +294,9 @@ def build(plan) -> Path:
         tables.get("languages", "(no results yet)"),
     ]  # fmt: skip
     sections += [
-        f"![{p.stem}]({p.name})" for p in figures if p.stem not in ("cost", "loss")
+        f"![{p.stem}]({p.name})"
+        for p in figures
+        if p.stem not in ("cost", "loss", "valid_loss")
     ]
     if cfg.rehearsal is not None:
         from .rehearsal import markdown

@@ -31,13 +31,21 @@ def rouge(references: Sequence[str], hypotheses: Sequence[str]) -> Dict[str, flo
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     if not references:
         raise ValueError("ROUGE of no summaries")
+    each = rouge_per_pair(references, hypotheses)
+    return {key: 100 * sum(values) / len(values) for key, values in each.items()}
+
+
+def rouge_per_pair(
+    references: Sequence[str], hypotheses: Sequence[str]
+) -> Dict[str, list]:
+    """Stemmed F1 (fraction) of each pair: ``rouge1``, ``rouge2``, ``rougeL``."""
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES.values()), use_stemmer=True)
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
-    for ref, hyp in zip(references, hypotheses):
+    out = {key: [] for key in ROUGE_TYPES}
+    for ref, hyp in zip(references, hypotheses, strict=True):
         scores = scorer.score(ref, hyp)  # (target, prediction)
         for key, rouge_type in ROUGE_TYPES.items():
-            totals[key] += scores[rouge_type].fmeasure
-    return {key: 100 * total / len(references) for key, total in totals.items()}
+            out[key].append(scores[rouge_type].fmeasure)
+    return out
 
 
 @dataclass

@@ -11,7 +11,6 @@ from typing import Sequence, Tuple
 
 from seqeval.metrics.sequence_labeling import get_entities
 
-
 def entity_counts(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
                   ) -> Tuple[int, int, int]:  # fmt: skip
     """(true positives, predicted entities, gold entities) over the sentences."""

@@ -36,7 +36,6 @@ from .. import paper, recipe3
 from ..cost.ledger import FLOPS_KEY, TOKENS_KEY, TU_KEY, batch_cost, objective_key
 from ..data.joint_noise import JointNoiseDataset
 from ..data.objective_schedule import (
-    DENOISING,
     MLM,
     OBJECTIVES,
     SCHEDULES,

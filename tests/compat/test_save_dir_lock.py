@@ -4,7 +4,6 @@ import inspect
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 from fairseq import checkpoint_utils

@@ -18,6 +18,7 @@ from helpers import (
     train_script,
 )
 
+from fairseq_recipes import train_log
 from fairseq_recipes.cost.ledger import FLOPS_KEY, LEDGER_STATE_KEY, TOKENS_KEY, TU_KEY
 
 UNFRZ = "2stage-bart-12e12d-unfrz"
@@ -74,13 +75,10 @@ def test_batch_cost_equals_torchs_count_of_the_training_step(
     assert log[TU_KEY] == pytest.approx(sample["ntokens"] * layers * PER_LAYER_TOKEN)
 
 
-_UPDATE = re.compile(r"\| train_inner \| .*?wpb=(\d+).*?num_updates=(\d+).*?"
-                     r"tu=([\d.e+-]+), flops=([\d.e+-]+)")  # fmt: skip
-
-
 def _ledger_lines(log):
-    """{update: (tokens, tu, flops)} of a fairseq log at --log-interval 1."""
-    return {int(u): (int(w), float(t), float(f)) for w, u, t, f in _UPDATE.findall(log)}
+    """{update: (tokens, tu, flops)} of a fairseq JSON log at --log-interval 1."""
+    return {u: (int(r["wpb"]), r["tu"], r["flops"])
+            for u, r in train_log.per_update(log).items()}  # fmt: skip
 
 
 def test_live_ledger_equals_the_prediction_for_the_tokens_seen(smoke):

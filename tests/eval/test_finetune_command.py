@@ -54,6 +54,11 @@ def test_each_seed_writes_predictions_and_metrics(runs):
         assert metrics["seed"] == seed and metrics["metric"] == "f1"
         assert set(metrics["languages"]) == {"en", "de"}
         assert metrics["avg_0s"] == metrics["languages"]["de"]["f1"]
+        # each score's bootstrap interval over its test set holds the score
+        for lang in ("en", "de"):
+            low, high = metrics["intervals"][lang]["f1"]
+            assert low <= metrics["languages"][lang]["f1"] <= high
+        assert metrics["intervals"]["avg_0s"]["f1"] == metrics["intervals"]["de"]["f1"]
         for lang in ("en", "de"):
             gold, pred = _read_predictions(
                 out / f"seed{seed}" / "predictions" / f"{lang}.tsv"

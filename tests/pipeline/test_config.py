@@ -92,6 +92,9 @@ def test_options_become_flags(tmp_path):
         ("x = [", "not valid TOML"),
         # types and ranges of every value, checked when the file is read
         ("[evaluate]\nseeds = 0", "evaluate.seeds: must be at least 1"),
+        ("pretrain_seeds = 0", "pretrain_seeds: must be at least 1"),
+        ('pretrain_seeds = "2"', "pretrain_seeds: expected int"),
+        ("pretrain_seeds = 2\n[rehearsal]", "pretrain_seeds: the rehearsal runs one"),
         ("[evaluate]\nseeds = -2", "evaluate.seeds: must be at least 1"),
         ('[evaluate]\nseeds = "3"', "evaluate.seeds: expected int"),
         ("[evaluate]\ntoy_test = 0", "evaluate.toy_test: must be at least 1"),

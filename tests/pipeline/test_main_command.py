@@ -16,7 +16,17 @@ from fairseq_recipes.recipes import STAGES
 
 ENCODERS = [m for m in STAGES if pipeline.evaluated_tasks(m, ["xnli"])]
 SEQ2SEQ = [m for m in STAGES if STAGES[m].decoder_layers > 0]
-FIGURES = ["cost", "loss", "xnli", "matis", "wikiann", "udpos", "mtop", "xsum"]
+FIGURES = [
+    "cost",
+    "loss",
+    "valid_loss",
+    "xnli",
+    "matis",
+    "wikiann",
+    "udpos",
+    "mtop",
+    "xsum",
+]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -116,9 +116,13 @@ def test_the_memory_estimate_covers_what_the_rehearsal_measured(model):
     assert MEASURED[model] <= estimate <= 1.1 * MEASURED[model]
 
 
-def _inner(update, flops, wpb=1024, wall=7):
-    return (f"2026-01-01 | INFO | train_inner | epoch 001:  {update} / 9 loss=9.1, wpb={wpb}, "
-            f"num_updates={update}, lr=1e-4, tu=1e-08, flops={flops:g}, train_wall={wall}, wall=9")  # fmt: skip
+def _inner(update, flops, wpb=1024, wall=7, **losses):
+    """A train_inner line of fairseq's JSON log (numbers as strings, as fairseq logs)."""
+    record = {"epoch": 1, "update": update / 9, "loss": "9.1",
+              **{k: str(v) for k, v in losses.items()}, "wpb": str(wpb),
+              "num_updates": str(update), "lr": "0.0001", "tu": "1e-08",
+              "flops": f"{flops:g}", "train_wall": str(wall), "wall": "9"}  # fmt: skip
+    return f"2026-01-01 00:00:00 | INFO | train_inner | {json.dumps(record)}"
 
 
 def test_phase_figures_split_the_ledger_by_freeze_state_from_the_per_update_log():
@@ -142,6 +146,27 @@ def test_phase_figures_split_the_ledger_by_freeze_state_from_the_per_update_log(
         rehearsal.phase_figures(
             rehearsal.per_update(_inner(1, 1) + "\n" + _inner(3, 2)), 0, False
         )
+
+
+def test_phase_figures_split_recipe_3s_updates_by_objective():
+    """An MLM update of the joint run costs the encoder alone: its own rate."""
+    mlm = _inner(1, 1e12, mlm_loss=9.0)
+    both = _inner(2, 5e12, denoising_loss=8.0)
+    third = _inner(3, 6e12, mlm_loss=8.9)
+    updates = rehearsal.per_update("\n".join([mlm, both, third]))
+    phases = rehearsal.phase_figures(updates, freeze=0, seq2seq=True)["phases"]
+    assert {n: (p["updates"], p["flops"]) for n, p in phases.items()} == {
+        "mlm": (2, 2e12),
+        "denoising": (1, 4e12),
+    }
+    assert rehearsal.phase_key("bart-12e12d-joint", "mlm") == (
+        "bart-12e12d-joint",
+        False,
+        "mlm",
+    )
+    assert formula_rates()[("bart-12e12d-joint", False, "mlm")] < (
+        formula_rates()[("bart-12e12d-joint", False, "denoising")]
+    )
 
 
 def test_the_bill_prices_the_ledger_rates_at_the_paper_scale():
@@ -175,7 +200,7 @@ def test_the_bill_prices_the_ledger_rates_at_the_paper_scale():
         and rows["roberta-12e"]["flops"] is not None
     )
     assert paper_flops(["roberta-12e"], rates) == pytest.approx(
-        paper.PRETRAIN_UPDATES * rates[("roberta-12e", False)])  # fmt: skip
+        paper.PRETRAIN_UPDATES * rates[("roberta-12e", False, "")])  # fmt: skip
 
 
 def test_recipes_cost_prints_the_bill():

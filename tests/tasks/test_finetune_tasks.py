@@ -206,7 +206,7 @@ def test_tiny_encoder_fine_tunes_and_its_loss_falls(
         "--max-piece-tokens", 128, "--optimizer", "adam", "--lr", lr,
         "--lr-scheduler", "polynomial_decay", "--warmup-updates", 3,
         "--total-num-update", updates, "--max-update", updates, "--batch-size", 16, "--cpu",
-        "--save-dir", tmp_path / "ck", "--log-interval", 1, "--log-format", "simple",
+        "--save-dir", tmp_path / "ck", "--log-interval", 1, "--log-format", "json",
         "--best-checkpoint-metric", metric, "--maximize-best-checkpoint-metric",
         "--required-batch-size-multiple", 1, "--no-epoch-checkpoints",
         "--validate-interval-updates", updates,

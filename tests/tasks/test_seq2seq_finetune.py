@@ -202,6 +202,9 @@ def test_mtop_fine_tunes_and_generates_with_beam_3(smoke, data_bin, mtop, tmp_pa
             metrics["languages"][lang]["sciem"], abs=0.01
         )
     assert metrics["avg_0s"] == metrics["languages"]["de"]["sciem"]
+    for lang, n in metrics["examples"].items():  # the bootstrap over the test set
+        low, high = metrics["intervals"][lang]["sciem"]
+        assert low <= metrics["languages"][lang]["sciem"] <= high and n > 0
     again = _finetune(bart, data_bin, out, "mtop", mtop / "en" / "train.txt",
                       mtop / "en" / "eval.txt", tests, "--max-updates", "12")  # fmt: skip
     assert "seed 1: " in again.stdout and "exists, reused" in again.stdout

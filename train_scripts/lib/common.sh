@@ -179,7 +179,7 @@ pretrain_args() {
     --max-update "$UPDATES" --max-tokens "$MAX_TOKENS" --update-freq "$UPDATE_FREQ"
     --required-batch-size-multiple 1 --num-workers "$NUM_WORKERS"
     --save-dir "$SAVE_DIR" --save-interval-updates "$SAVE_INTERVAL" --keep-interval-updates 2
-    --seed "$SEED" --log-format simple --log-interval "$LOG_INTERVAL"
+    --seed "$SEED" --log-format json --log-interval "$LOG_INTERVAL"
     --skip-invalid-size-inputs-valid-test
   )
   if [[ -n "$R_NOISE_MODE" ]]; then ARGS+=(--noise-mode "$R_NOISE_MODE"); fi
