@@ -51,19 +51,37 @@ sys.path.insert(0, str(ROOT))  # run as a script too
 from benchmarks.figures import shown  # noqa: E402
 from benchmarks.toy_training import fixed_batches, toy_shard, trainer  # noqa: E402
 
-ENCODER = ["--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
-           "--encoder-attention-heads", "4"]  # fmt: skip
-DECODER = ["--decoder-embed-dim", "256", "--decoder-ffn-embed-dim", "1024",
-           "--decoder-attention-heads", "4"]  # fmt: skip
+ENCODER = [
+    "--encoder-embed-dim",
+    "256",
+    "--encoder-ffn-embed-dim",
+    "1024",
+    "--encoder-attention-heads",
+    "4",
+]
+DECODER = [
+    "--decoder-embed-dim",
+    "256",
+    "--decoder-ffn-embed-dim",
+    "1024",
+    "--decoder-attention-heads",
+    "4",
+]
 BLOCK, BATCH, LR = 128, 8, 1e-4
 #: architecture -> (task, criterion, transformers class)
 MODELS = {
     "roberta_12e": ("recipes_mlm", "masked_lm", "RobertaPreLayerNormForMaskedLM"),
-    "bart_12e12d": ("recipes_span_denoising", "cross_entropy",
-                    "MBartForConditionalGeneration"),
-    "bart_12e2d": ("recipes_span_denoising", "cross_entropy",
-                   "MBartForConditionalGeneration"),
-}  # fmt: skip
+    "bart_12e12d": (
+        "recipes_span_denoising",
+        "cross_entropy",
+        "MBartForConditionalGeneration",
+    ),
+    "bart_12e2d": (
+        "recipes_span_denoising",
+        "cross_entropy",
+        "MBartForConditionalGeneration",
+    ),
+}
 DECODE_INPUTS, DECODE_BATCH, BEAM, MAX_LEN = 64, 16, 3, 64
 MEMORY_BLOCK = 512
 PARTS = ("train", "decode", "memory", "fusion_mixing")
@@ -72,9 +90,24 @@ PARTS = ("train", "decode", "memory", "fusion_mixing")
 def _options(arch, block=BLOCK, *extra):
     task, criterion, _ = MODELS[arch]
     width = ENCODER + (DECODER if arch.startswith("bart") else [])
-    return ["--task", task, "--criterion", criterion, "--arch", arch, "--optimizer",
-            "adam", "--lr", str(LR), "--tokens-per-sample", str(block), "--max-tokens",
-            str(BATCH * block * 2), *width, *extra]  # fmt: skip
+    return [
+        "--task",
+        task,
+        "--criterion",
+        criterion,
+        "--arch",
+        arch,
+        "--optimizer",
+        "adam",
+        "--lr",
+        str(LR),
+        "--tokens-per-sample",
+        str(block),
+        "--max-tokens",
+        str(BATCH * block * 2),
+        *width,
+        *extra,
+    ]
 
 
 def _transformers_model(arch, fairseq_model, args, dictionary):
@@ -83,8 +116,11 @@ def _transformers_model(arch, fairseq_model, args, dictionary):
 
     from fairseq_recipes.export import hf_models
 
-    ids = dict(bos_token_id=dictionary.bos(), pad_token_id=dictionary.pad(),
-               eos_token_id=dictionary.eos())  # fmt: skip
+    ids = dict(
+        bos_token_id=dictionary.bos(),
+        pad_token_id=dictionary.pad(),
+        eos_token_id=dictionary.eos(),
+    )
     state = fairseq_model.state_dict()
     if arch == "roberta_12e":
         kwargs, weights = hf_models.roberta("benchmark", state, args)
@@ -94,9 +130,11 @@ def _transformers_model(arch, fairseq_model, args, dictionary):
     else:
         kwargs, weights = hf_models.mbart("benchmark", state, args)
         config = transformers.MBartConfig(
-            **kwargs, **ids, decoder_start_token_id=dictionary.eos(),
+            **kwargs,
+            **ids,
+            decoder_start_token_id=dictionary.eos(),
             attn_implementation="sdpa",
-        )  # fmt: skip
+        )
     model = getattr(transformers, MODELS[arch][2])(config)
     model.load_state_dict(weights, strict=True)
     return model.train()
@@ -200,10 +238,10 @@ def decode(data: Path, workdir: Path, quick: bool) -> dict:
                 start = time.perf_counter()
                 with torch.no_grad():
                     if name == "transformers":
-                        out = hf.generate(input_ids=src, attention_mask=src.ne(pad),
-                                          **settings)  # fmt: skip
-                        found = [[t for t in row[1:].tolist() if t != pad]
-                                 for row in out]  # fmt: skip
+                        out = hf.generate(
+                            input_ids=src, attention_mask=src.ne(pad), **settings
+                        )
+                        found = [[t for t in row[1:].tolist() if t != pad] for row in out]
                     else:
                         with stock_attention(name == "stock"):
                             hypos = task.inference_step(generator, [model], batch)
@@ -254,8 +292,9 @@ def memory_child(data: str, attention_dropout: str) -> None:
     """One variant of ``memory``, in its own process (the attention path from
     FAIRSEQ_RECIPES_ATTENTION): prints its figures as JSON."""
     torch.set_num_threads(1)
-    options = _options("bart_12e12d", MEMORY_BLOCK, "--attention-dropout",
-                       attention_dropout)  # fmt: skip
+    options = _options(
+        "bart_12e12d", MEMORY_BLOCK, "--attention-dropout", attention_dropout
+    )
     task, side = trainer(Path(data), *options)
     (batch,) = fixed_batches(task, Path(data), 1, BATCH)
     model, criterion = side.model.train(), side.criterion
@@ -265,8 +304,15 @@ def memory_child(data: str, attention_dropout: str) -> None:
     loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     tokens = batch["net_input"]["src_tokens"].shape, batch["target"].shape
-    print(json.dumps({"saved": saved, "peak_growth": peak - before,
-                      "shapes": [list(s) for s in tokens]}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "saved": saved,
+                "peak_growth": peak - before,
+                "shapes": [list(s) for s in tokens],
+            }
+        )
+    )
 
 
 def memory(data: Path) -> dict:
@@ -276,13 +322,17 @@ def memory(data: Path) -> dict:
     for dropout in ("0.1", "0"):
         found = {}
         for mode in ("stock", "fused"):
-            code = ("import sys; from benchmarks.attention_kernels import memory_child; "
-                    "memory_child(*sys.argv[1:])")  # fmt: skip
+            code = (
+                "import sys; from benchmarks.attention_kernels import memory_child; "
+                "memory_child(*sys.argv[1:])"
+            )
             proc = subprocess.run(
                 [sys.executable, "-c", code, str(data), dropout],
                 env={**os.environ, ENV: mode, "PYTHONPATH": str(ROOT)},
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             found[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
         mb = 2**20
         figures[f"attention_dropout_{dropout}"] = {
@@ -332,8 +382,11 @@ def fusion_mixing(rounds: int) -> dict:
 
 def run(quick: bool = True, parts=PARTS) -> dict:
     torch.set_num_threads(1)
-    figures = {"threads": 1, "gpu": "none lent to this work", "load_1min_start":
-               os.getloadavg()[0]}  # fmt: skip
+    figures = {
+        "threads": 1,
+        "gpu": "none lent to this work",
+        "load_1min_start": os.getloadavg()[0],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data = toy_shard(Path(tmp))
         if "train" in parts:
@@ -361,8 +414,9 @@ def _flat(prefix, value):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and inputs")
-    parser.add_argument("--part", action="append", choices=PARTS,
-                        help="run this part only (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--part", action="append", choices=PARTS, help="run this part only (repeatable)"
+    )
     args = parser.parse_args()
     rows = list(_flat("", run(args.quick, args.part or PARTS)))
     width = max(len(k) for k, _ in rows) + 2

@@ -38,30 +38,72 @@ def _corpus(workdir: Path) -> Path:
     """The embedded toy corpus, preprocessed (recipes-preprocess output)."""
     text, data = workdir / "text", workdir / "data-bin"
     py = [sys.executable, "-m"]
-    subprocess.run([*py, "fairseq_recipes.data.toy_corpus", "--output", str(text),
-                    "--docs-per-lang", "60", "--langs", "en,de"], check=True,
-                   capture_output=True)  # fmt: skip
-    subprocess.run([*py, "fairseq_recipes.data.binarize", "--input", str(text),
-                    "--output", str(data), "--vocab-size", "1000", "--num-shards", "1",
-                    "--valid-docs", "2"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            *py,
+            "fairseq_recipes.data.toy_corpus",
+            "--output",
+            str(text),
+            "--docs-per-lang",
+            "60",
+            "--langs",
+            "en,de",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *py,
+            "fairseq_recipes.data.binarize",
+            "--input",
+            str(text),
+            "--output",
+            str(data),
+            "--vocab-size",
+            "1000",
+            "--num-shards",
+            "1",
+            "--valid-docs",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return data
 
 
-def _train(data: Path, workdir: Path, name: str, ranks: int, updates: int,
-           width: dict, **env) -> dict:  # fmt: skip
+def _train(
+    data: Path, workdir: Path, name: str, ranks: int, updates: int, width: dict, **env
+) -> dict:
     """One run of the script; {rank: the probe's record}."""
     probe = workdir / f"{name}.probe"
     probe.mkdir()
     full_env = {
-        **os.environ, "SMOKE": "1", "DATA": str(data), "SAVE_DIR": str(workdir / name),
-        "PYTHON": sys.executable, "CPU_RANKS": str(ranks), "UPDATES": str(updates),
-        "MAX_TOKENS": "2048", "TOKENS_PER_UPDATE": "4096", "SAVE_INTERVAL": "100000",
-        "OMP_NUM_THREADS": "1", "RECIPES_RANK_PROBE": str(probe),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROBE), os.environ.get("PYTHONPATH")])),
-        **{k: str(v) for k, v in width.items()}, **{k: str(v) for k, v in env.items()},
-    }  # fmt: skip
-    proc = subprocess.run(["bash", str(SCRIPT), "--no-save", "--disable-validation"],
-                          env=full_env, capture_output=True, text=True)  # fmt: skip
+        **os.environ,
+        "SMOKE": "1",
+        "DATA": str(data),
+        "SAVE_DIR": str(workdir / name),
+        "PYTHON": sys.executable,
+        "CPU_RANKS": str(ranks),
+        "UPDATES": str(updates),
+        "MAX_TOKENS": "2048",
+        "TOKENS_PER_UPDATE": "4096",
+        "SAVE_INTERVAL": "100000",
+        "OMP_NUM_THREADS": "1",
+        "RECIPES_RANK_PROBE": str(probe),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROBE), os.environ.get("PYTHONPATH")])
+        ),
+        **{k: str(v) for k, v in width.items()},
+        **{k: str(v) for k, v in env.items()},
+    }
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), "--no-save", "--disable-validation"],
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(
             f"{name}: exit {proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
@@ -81,8 +123,11 @@ def _tokens_per_second(records: dict) -> float:
 
 def run(quick: bool = True) -> dict:
     updates = 8 if quick else 30
-    width = ({"EMBED_DIM": 64, "FFN_DIM": 128, "HEADS": 4} if quick
-             else {"EMBED_DIM": 256, "FFN_DIM": 1024, "HEADS": 4})  # fmt: skip
+    width = (
+        {"EMBED_DIM": 64, "FFN_DIM": 128, "HEADS": 4}
+        if quick
+        else {"EMBED_DIM": 256, "FFN_DIM": 1024, "HEADS": 4}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         data = _corpus(workdir)
@@ -94,8 +139,10 @@ def run(quick: bool = True) -> dict:
             zero = _train(data, workdir, "zero", 2, updates, width, ZERO=1)
         except ImportError:
             zero = None
-    step_s = {k: statistics.median(u["seconds"] for u in r[0]["updates"][WARMUP_STEPS:])
-              for k, r in (("one", one), ("two", two))}  # fmt: skip
+    step_s = {
+        k: statistics.median(u["seconds"] for u in r[0]["updates"][WARMUP_STEPS:])
+        for k, r in (("one", one), ("two", two))
+    }
     out = {
         "width": width["EMBED_DIM"],
         "updates": updates,

@@ -32,15 +32,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from benchmarks.figures import cli  # noqa: E402
 from benchmarks.toy_training import fixed_batches, toy_shard, trainer  # noqa: E402
 
-WIDTH = ["--encoder-embed-dim", "512", "--encoder-ffn-embed-dim", "2048",
-         "--encoder-attention-heads", "8", "--decoder-embed-dim", "512",
-         "--decoder-ffn-embed-dim", "2048", "--decoder-attention-heads", "8"]  # fmt: skip
+WIDTH = [
+    "--encoder-embed-dim",
+    "512",
+    "--encoder-ffn-embed-dim",
+    "2048",
+    "--encoder-attention-heads",
+    "8",
+    "--decoder-embed-dim",
+    "512",
+    "--decoder-ffn-embed-dim",
+    "2048",
+    "--decoder-attention-heads",
+    "8",
+]
 BLOCK = 128
 BATCH = 16
-COMMON = ["--task", "recipes_span_denoising", "--arch", "two_stage_bart_12e12d",
-          "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "1e-4",
-          "--weight-decay", "0.01", "--tokens-per-sample", str(BLOCK),
-          "--max-tokens", "8192", *WIDTH]  # fmt: skip
+COMMON = [
+    "--task",
+    "recipes_span_denoising",
+    "--arch",
+    "two_stage_bart_12e12d",
+    "--criterion",
+    "cross_entropy",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-4",
+    "--weight-decay",
+    "0.01",
+    "--tokens-per-sample",
+    str(BLOCK),
+    "--max-tokens",
+    "8192",
+    *WIDTH,
+]
 VARIANTS = {
     "unfrozen": ["--freeze-encoder-updates", "0"],
     "frozen": ["--freeze-encoder-updates", "-1"],

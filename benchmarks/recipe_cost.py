@@ -44,8 +44,14 @@ def _width(stage) -> list:
     sides = ["encoder"] + (["decoder"] if stage.decoder_layers else [])
     args = []
     for side in sides:
-        args += [f"--{side}-embed-dim", HIDDEN, f"--{side}-ffn-embed-dim", 4 * HIDDEN,
-                 f"--{side}-attention-heads", HEADS]  # fmt: skip
+        args += [
+            f"--{side}-embed-dim",
+            HIDDEN,
+            f"--{side}-ffn-embed-dim",
+            4 * HIDDEN,
+            f"--{side}-attention-heads",
+            HEADS,
+        ]
     return [str(a) for a in args]
 
 
@@ -58,9 +64,25 @@ def _scaled(updates: int, divisor: int) -> int:
 def _stage_args(stage, divisor: int, init) -> list:
     """fairseq-train options of a stage, as train_scripts/ builds them (the cost-relevant
     part: task, architecture, noise, freeze schedule, fusion, untied head)."""
-    args = ["--task", stage.task, "--arch", stage.arch, "--criterion", stage.criterion,
-            "--optimizer", "adam", "--lr", "1e-4", "--weight-decay", "0.01",
-            "--tokens-per-sample", str(BLOCK), "--max-tokens", "8192", *_width(stage)]  # fmt: skip
+    args = [
+        "--task",
+        stage.task,
+        "--arch",
+        stage.arch,
+        "--criterion",
+        stage.criterion,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--weight-decay",
+        "0.01",
+        "--tokens-per-sample",
+        str(BLOCK),
+        "--max-tokens",
+        "8192",
+        *_width(stage),
+    ]
     if stage.noise_mode:
         args += ["--noise-mode", stage.noise_mode]
     if stage.untie_output:
@@ -68,8 +90,14 @@ def _stage_args(stage, divisor: int, init) -> list:
     if stage.arch.startswith("two_stage"):
         freeze = stage.freeze_encoder_updates
         freeze = freeze if freeze <= 0 else _scaled(freeze, divisor)
-        args += ["--init-encoder-from", str(init), "--freeze-encoder-updates", str(freeze),
-                 "--cross-attention", stage.cross_attention]  # fmt: skip
+        args += [
+            "--init-encoder-from",
+            str(init),
+            "--freeze-encoder-updates",
+            str(freeze),
+            "--cross-attention",
+            stage.cross_attention,
+        ]
     return args
 
 
@@ -84,8 +112,12 @@ def _build(stages, data, divisor, workdir) -> dict:
             extract_encoder(checkpoints[stage.init_from], init)
         task, side = trainer(data, *_stage_args(stage, divisor, init))
         if not stage.arch.startswith("two_stage") and init is not None:
-            side.load_checkpoint(str(init), reset_optimizer=True,
-                                 reset_lr_scheduler=True, reset_meters=True)  # fmt: skip
+            side.load_checkpoint(
+                str(init),
+                reset_optimizer=True,
+                reset_lr_scheduler=True,
+                reset_meters=True,
+            )
         checkpoints[stage.name] = workdir / f"{stage.name}.pt"
         side.consolidate_optimizer()  # what fairseq-train does before saving
         side.save_checkpoint(str(checkpoints[stage.name]), {})
@@ -118,8 +150,12 @@ def run(quick: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         measured = _train_in_turn(_build(stages, toy_shard(workdir), divisor, workdir))
-    out = {"hidden": HIDDEN, "block": BLOCK, "blocks_per_update": BATCH,
-           "update_divisor": divisor}  # fmt: skip
+    out = {
+        "hidden": HIDDEN,
+        "block": BLOCK,
+        "blocks_per_update": BATCH,
+        "update_divisor": divisor,
+    }
     for stage in stages:
         seconds, ledger = measured[stage.name]
         out[f"stage.{stage.name}"] = {

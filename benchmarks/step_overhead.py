@@ -28,18 +28,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from benchmarks.figures import cli  # noqa: E402
 from benchmarks.toy_training import toy_shard, trainer  # noqa: E402
 
-WIDTH = ["--encoder-embed-dim", "128", "--encoder-ffn-embed-dim", "512",
-         "--encoder-attention-heads", "4", "--decoder-embed-dim", "128",
-         "--decoder-ffn-embed-dim", "512", "--decoder-attention-heads", "4"]  # fmt: skip
+WIDTH = [
+    "--encoder-embed-dim",
+    "128",
+    "--encoder-ffn-embed-dim",
+    "512",
+    "--encoder-attention-heads",
+    "4",
+    "--decoder-embed-dim",
+    "128",
+    "--decoder-ffn-embed-dim",
+    "512",
+    "--decoder-attention-heads",
+    "4",
+]
 # stock bart_large with the flags that make it the same network as bart_12e12d
-STOCK = ["--encoder-normalize-before", "--decoder-normalize-before",
-         "--layernorm-embedding", "--max-source-positions", "512",
-         "--max-target-positions", "512", "--attention-dropout", "0.1"]  # fmt: skip
+STOCK = [
+    "--encoder-normalize-before",
+    "--decoder-normalize-before",
+    "--layernorm-embedding",
+    "--max-source-positions",
+    "512",
+    "--max-target-positions",
+    "512",
+    "--attention-dropout",
+    "0.1",
+]
 BLOCK = 256
 BATCH = 16
-COMMON = ["--task", "recipes_span_denoising", "--noise-mode", "mask", "--criterion",
-          "cross_entropy", "--optimizer", "adam", "--lr", "1e-4", "--tokens-per-sample",
-          str(BLOCK), "--max-tokens", "8192", *WIDTH]  # fmt: skip
+COMMON = [
+    "--task",
+    "recipes_span_denoising",
+    "--noise-mode",
+    "mask",
+    "--criterion",
+    "cross_entropy",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-4",
+    "--tokens-per-sample",
+    str(BLOCK),
+    "--max-tokens",
+    "8192",
+    *WIDTH,
+]
 
 
 def _noisers(task, data):
@@ -47,12 +80,23 @@ def _noisers(task, data):
     blocks = task._blocks(str(data), "en", "train")
     ours = task.build_noised_dataset(blocks, "train")
     stock = DenoisingDataset(
-        blocks, blocks.sizes, task.dictionary, task.mask_idx,
-        mask_whole_words=None, shuffle=False, seed=1, mask=paper.SPAN_NOISE_RATIO,
-        mask_random=0.0, insert=0.0, rotate=0.0, permute_sentences=0.0, bpe="none",
-        replace_length=1, mask_length="span-poisson",
+        blocks,
+        blocks.sizes,
+        task.dictionary,
+        task.mask_idx,
+        mask_whole_words=None,
+        shuffle=False,
+        seed=1,
+        mask=paper.SPAN_NOISE_RATIO,
+        mask_random=0.0,
+        insert=0.0,
+        rotate=0.0,
+        permute_sentences=0.0,
+        bpe="none",
+        replace_length=1,
+        mask_length="span-poisson",
         poisson_lambda=paper.SPAN_POISSON_LAMBDA,
-    )  # fmt: skip
+    )
     return ours, stock
 
 
@@ -66,9 +110,10 @@ def run(quick: bool = True) -> dict:
         n_stock = sum(p.numel() for p in stock.model.parameters())
         same_init = all(
             torch.equal(a, b)
-            for a, b in zip(ours.model.state_dict().values(),
-                            stock.model.state_dict().values())
-        )  # fmt: skip
+            for a, b in zip(
+                ours.model.state_dict().values(), stock.model.state_dict().values()
+            )
+        )
         noisers = dict(zip(("plugin", "stock"), _noisers(task, data)))
         trainers = {"plugin": ours, "stock": stock}
         n_blocks = len(noisers["plugin"])

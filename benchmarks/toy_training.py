@@ -17,9 +17,18 @@ def toy_shard(workdir: Path) -> Path:
     # their reports go to stderr: stdout is the benchmarks' table
     with contextlib.redirect_stdout(sys.stderr):
         toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
-        binarize.cli_main(["--input", str(workdir / "text"), "--output",
-                           str(workdir / "bin"), "--vocab-size", "2000",
-                           "--valid-docs", "2"])  # fmt: skip
+        binarize.cli_main(
+            [
+                "--input",
+                str(workdir / "text"),
+                "--output",
+                str(workdir / "bin"),
+                "--vocab-size",
+                "2000",
+                "--valid-docs",
+                "2",
+            ]
+        )
     return workdir / "bin" / "shard0"
 
 

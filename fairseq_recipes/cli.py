@@ -33,8 +33,11 @@ def command(function):
         except RecipesError as err:
             fail(str(err))
         except KeyboardInterrupt:
-            print("interrupted (run the same command again to resume or redo it)",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                "interrupted (run the same command again to resume or redo it)",
+                file=sys.stderr,
+                flush=True,
+            )
             sys.exit(INTERRUPTED)
         except BrokenPipeError:
             # stdout is gone: point it at /dev/null so the exit's flush cannot fail again

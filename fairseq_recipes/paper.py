@@ -100,15 +100,19 @@ INTENT_SLOTS_HEAD = (256, 256)  # mATIS++: one for the intent (<s>), one for the
 #: --max-epoch). XNLI thus stops after 5 epochs with the learning rate about half its
 #: peak.
 FINETUNE = {
-    "xnli": dict(peak_lr=1e-5, warmup_updates=1000, batch_size=128, epochs=5,
-                 max_updates=30_000),
-    "matis": dict(peak_lr=3e-5, warmup_updates=500, batch_size=128, epochs=200,
-                  max_updates=7_000),
-    "wikiann": dict(peak_lr=3e-5, warmup_updates=300, batch_size=128, epochs=20,
-                    max_updates=3_000),
-    "udpos": dict(peak_lr=3e-5, warmup_updates=1000, batch_size=128, epochs=56,
-                  max_updates=9_000),
-}  # fmt: skip
+    "xnli": dict(
+        peak_lr=1e-5, warmup_updates=1000, batch_size=128, epochs=5, max_updates=30_000
+    ),
+    "matis": dict(
+        peak_lr=3e-5, warmup_updates=500, batch_size=128, epochs=200, max_updates=7_000
+    ),
+    "wikiann": dict(
+        peak_lr=3e-5, warmup_updates=300, batch_size=128, epochs=20, max_updates=3_000
+    ),
+    "udpos": dict(
+        peak_lr=3e-5, warmup_updates=1000, batch_size=128, epochs=56, max_updates=9_000
+    ),
+}
 
 #: whether fine-tuning keeps the embedding layer (token and position embeddings) fixed,
 #: per task. The paper's Appendix C says "we freeze the embedding layer" in its paragraph
@@ -117,8 +121,14 @@ FINETUNE = {
 #: seq2seq models' fine-tuning did before. ``recipes-finetune --[no-]freeze-embeddings``
 #: overrides. (A seq2seq model whose output projection is its embedding matrix freezes
 #: that projection with it: one tensor.)
-FINETUNE_FREEZE_EMBEDDINGS = {"xnli": True, "matis": True, "wikiann": True, "udpos": True,
-                              "mtop": False, "xsum": False}  # fmt: skip
+FINETUNE_FREEZE_EMBEDDINGS = {
+    "xnli": True,
+    "matis": True,
+    "wikiann": True,
+    "udpos": True,
+    "mtop": False,
+    "xsum": False,
+}
 
 # ---- evaluation data (paper: Section 3.1, Table 11) ---------------------------------
 #: the paper evaluates "UDPOS (XTREME version)": XTREME (Hu et al. 2020) builds it from

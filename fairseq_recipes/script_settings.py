@@ -43,45 +43,52 @@ def _float(name, meaning, low=None, low_open=False, high=None):
     return Setting(name, "float", meaning, low=low, low_open=low_open, high=high)
 
 
-SETTINGS = (Setting("SMOKE", "flag", "1: tiny width, few updates, on CPU"), Setting(
-    "DRY_RUN", "flag", "1: print the command instead of running it"
-), Setting("DATA", "text", "recipes-preprocess output: manifest.json + shard*/"), Setting(
-    "SAVE_DIR", "text", "checkpoints and train.log; a rerun resumes"
-), Setting(
-    "INIT", "text", "final checkpoint of the stage this recipe starts from"
-), Setting(
-    "PYTHON", "text", "python with fairseq and this package"
-), _int(
-    "UPDATE_DIVISOR", "divides every update count of the stage", low=1
-), _int(
-    "UPDATES", "optimizer updates of this stage", low=1
-), _int(
-    "WARMUP", "linear warmup from 0, in updates", low=0
-), _int("FREEZE_ENCODER_UPDATES", "recipe 2: encoder frozen for N updates, -1 throughout",
-low=-1),  # fmt: skip
- _int(
-    "SAVE_INTERVAL", "updates between checkpoints", low=1
-), _int(
-    "GPUS_PER_NODE", "GPUs per machine; 0 trains on CPU", low=0
-), _int(
-    "NODES", "machines", low=1
-), _int(
-    "CPU_RANKS", "without GPUs: training processes on this machine", low=1
-), Setting("LAUNCHER", "choice", "how processes start",
-choices=("fairseq", "torchrun", "slurm")),  # fmt: skip
- _int(
-    "NODE_RANK", "torchrun on several nodes: this machine's index", low=0
-), Setting(
-    "MASTER_ADDR", "text", "torchrun on several nodes: node 0's address"
-), _int(
-    "MASTER_PORT", "rendezvous port on node 0", low=1, high=65536
-), Setting(
-    "DDP_BACKEND",
-    "choice",
-    "PyTorch DDP or fairseq's legacy DDP",
-    choices=("c10d", "pytorch_ddp", "legacy_ddp", "no_c10d")),  # fmt: skip
-    Setting("PRECISION", "choice", "GPU numeric precision", choices=(
-        "bf16", "fp16", "memory-efficient-bf16", "memory-efficient-fp16", "fp32")),  # fmt: skip
+SETTINGS = (
+    Setting("SMOKE", "flag", "1: tiny width, few updates, on CPU"),
+    Setting("DRY_RUN", "flag", "1: print the command instead of running it"),
+    Setting("DATA", "text", "recipes-preprocess output: manifest.json + shard*/"),
+    Setting("SAVE_DIR", "text", "checkpoints and train.log; a rerun resumes"),
+    Setting("INIT", "text", "final checkpoint of the stage this recipe starts from"),
+    Setting("PYTHON", "text", "python with fairseq and this package"),
+    _int("UPDATE_DIVISOR", "divides every update count of the stage", low=1),
+    _int("UPDATES", "optimizer updates of this stage", low=1),
+    _int("WARMUP", "linear warmup from 0, in updates", low=0),
+    _int(
+        "FREEZE_ENCODER_UPDATES",
+        "recipe 2: encoder frozen for N updates, -1 throughout",
+        low=-1,
+    ),
+    _int("SAVE_INTERVAL", "updates between checkpoints", low=1),
+    _int("GPUS_PER_NODE", "GPUs per machine; 0 trains on CPU", low=0),
+    _int("NODES", "machines", low=1),
+    _int("CPU_RANKS", "without GPUs: training processes on this machine", low=1),
+    Setting(
+        "LAUNCHER",
+        "choice",
+        "how processes start",
+        choices=("fairseq", "torchrun", "slurm"),
+    ),
+    _int("NODE_RANK", "torchrun on several nodes: this machine's index", low=0),
+    Setting("MASTER_ADDR", "text", "torchrun on several nodes: node 0's address"),
+    _int("MASTER_PORT", "rendezvous port on node 0", low=1, high=65536),
+    Setting(
+        "DDP_BACKEND",
+        "choice",
+        "PyTorch DDP or fairseq's legacy DDP",
+        choices=("c10d", "pytorch_ddp", "legacy_ddp", "no_c10d"),
+    ),
+    Setting(
+        "PRECISION",
+        "choice",
+        "GPU numeric precision",
+        choices=(
+            "bf16",
+            "fp16",
+            "memory-efficient-bf16",
+            "memory-efficient-fp16",
+            "fp32",
+        ),
+    ),
     Setting("ZERO", "flag", "1: ZeRO stage 1 (optimizer state sharded across ranks)"),
     _int("MAX_TOKENS", "tokens per process per forward pass", low=1),
     _int("TOKENS_PER_UPDATE", "tokens per optimizer update, all processes", low=1),
@@ -175,8 +182,10 @@ def check(values: dict, where: str = "") -> None:
 def cli_main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] != "check" or not all("=" in a for a in args[1:]):
-        print("usage: python -m fairseq_recipes.script_settings check [NAME=VALUE ...]",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "usage: python -m fairseq_recipes.script_settings check [NAME=VALUE ...]",
+            file=sys.stderr,
+        )
         sys.exit(2)
     values = {name: os.environ[name] for name in BY_NAME if name in os.environ}
     values.update(a.split("=", 1) for a in args[1:])  # the scripts' computed values

@@ -32,9 +32,19 @@ def data_bin(raw_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("bin") / "data-bin"
     python_module(
         "fairseq_recipes.data.binarize",
-        "--input", raw_corpus, "--output", out, "--vocab-size", "3000",
-        "--num-shards", "2", "--valid-docs", "2", "--workers", "2",
-    )  # fmt: skip
+        "--input",
+        raw_corpus,
+        "--output",
+        out,
+        "--vocab-size",
+        "3000",
+        "--num-shards",
+        "2",
+        "--valid-docs",
+        "2",
+        "--workers",
+        "2",
+    )
     return out
 
 

@@ -15,10 +15,24 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TRAIN_SCRIPTS = ROOT / "train_scripts"
 
 # the smoke scripts' shape (fairseq_recipes.recipes.SMOKE), as fairseq-train options
-ENCODER_WIDTH = ["--encoder-embed-dim", 64, "--encoder-ffn-embed-dim", 128,
-                 "--encoder-attention-heads", 4, "--tokens-per-sample", 128]  # fmt: skip
-DECODER_WIDTH = ["--decoder-embed-dim", 64, "--decoder-ffn-embed-dim", 128,
-                 "--decoder-attention-heads", 4]  # fmt: skip
+ENCODER_WIDTH = [
+    "--encoder-embed-dim",
+    64,
+    "--encoder-ffn-embed-dim",
+    128,
+    "--encoder-attention-heads",
+    4,
+    "--tokens-per-sample",
+    128,
+]
+DECODER_WIDTH = [
+    "--decoder-embed-dim",
+    64,
+    "--decoder-ffn-embed-dim",
+    128,
+    "--decoder-attention-heads",
+    4,
+]
 
 
 def shared_data():
@@ -76,8 +90,10 @@ def train_losses(log: str):
 
 def valid_losses(log: str):
     """{subset: last loss} of the validation records of a fairseq JSON log."""
-    return {tag: train_log.valid_losses(log, tag)[-1][1]
-            for tag in train_log.validation_tags(log)}  # fmt: skip
+    return {
+        tag: train_log.valid_losses(log, tag)[-1][1]
+        for tag in train_log.validation_tags(log)
+    }
 
 
 def final_updates(log: str) -> int:
@@ -86,14 +102,33 @@ def final_updates(log: str) -> int:
 
 
 # what the smoke checkpoints need at decoding time (fairseq-generate / fairseq-validate)
-_SMOKE_DECODING = ["--task", "recipes_span_denoising", "--tokens-per-sample", "128",
-                   "--max-tokens", "4096", "--cpu", "--required-batch-size-multiple", "1"]  # fmt: skip
+_SMOKE_DECODING = [
+    "--task",
+    "recipes_span_denoising",
+    "--tokens-per-sample",
+    "128",
+    "--max-tokens",
+    "4096",
+    "--cpu",
+    "--required-batch-size-multiple",
+    "1",
+]
 
 
 def generate(data, checkpoint, *args):
     """fairseq-generate (beam 3, valid_en) of a smoke denoiser: (hypotheses, references)."""
-    proc = fairseq("generate", data, "--path", checkpoint, "--gen-subset", "valid_en",
-                   "--beam", "3", *_SMOKE_DECODING, *args)  # fmt: skip
+    proc = fairseq(
+        "generate",
+        data,
+        "--path",
+        checkpoint,
+        "--gen-subset",
+        "valid_en",
+        "--beam",
+        "3",
+        *_SMOKE_DECODING,
+        *args,
+    )
     lines = proc.stdout.splitlines()
     return [x for x in lines if x.startswith("H-")], [
         x for x in lines if x.startswith("T-")
@@ -102,22 +137,52 @@ def generate(data, checkpoint, *args):
 
 def validate(data, checkpoint, subsets):
     """fairseq-validate of a smoke denoiser on ``subsets``: its whole output."""
-    proc = fairseq("validate", data, "--path", checkpoint, "--valid-subset", subsets,
-                   *_SMOKE_DECODING)  # fmt: skip
+    proc = fairseq(
+        "validate",
+        data,
+        "--path",
+        checkpoint,
+        "--valid-subset",
+        subsets,
+        *_SMOKE_DECODING,
+    )
     return proc.stdout + proc.stderr
 
 
 # the header of XNLI-1.0's xnli.{dev,test}.tsv
-XNLI_HEADER = ("language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\t"
-               "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tpromptID\tpairID\t"
-               "genre\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tsentence1_tokenized\t"
-               "sentence2_tokenized\tmatch")  # fmt: skip
+XNLI_HEADER = (
+    "language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\t"
+    "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tpromptID\tpairID\t"
+    "genre\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tsentence1_tokenized\t"
+    "sentence2_tokenized\tmatch"
+)
 
 
 def xnli_row(lang, label, s1, s2):
     """A row of an XNLI-1.0 file (the real header's 19 columns)."""
-    return "\t".join([lang, label, "", "", "", "", s1, s2, "1", "2", "fiction", label,
-                      "", "", "", "", s1, s2, "True"])  # fmt: skip
+    return "\t".join(
+        [
+            lang,
+            label,
+            "",
+            "",
+            "",
+            "",
+            s1,
+            s2,
+            "1",
+            "2",
+            "fiction",
+            label,
+            "",
+            "",
+            "",
+            "",
+            s1,
+            s2,
+            "True",
+        ]
+    )
 
 
 def mtop_line(n, words, form, locale="en_XX", intent="IN:X"):
@@ -132,8 +197,13 @@ def mtop_line(n, words, form, locale="en_XX", intent="IN:X"):
     return "\t".join([str(n), intent, "", " ".join(words), "misc", locale, form, tokens])
 
 
-def write_mtop(root, words, langs=("en", "de"), sizes=(("train", 96), ("eval", 16),
-               ("test", 16)), seed=0):  # fmt: skip
+def write_mtop(
+    root,
+    words,
+    langs=("en", "de"),
+    sizes=(("train", 96), ("eval", 16), ("test", 16)),
+    seed=0,
+):
     """A learnable mTOP-format set: the intent says whether the slot is the first or the
     last input word; ``root/{lang}/{split}.txt``."""
     rng = random.Random(seed)

@@ -29,8 +29,14 @@ def _train(name, data_bin, save_dir, ranks, *args, **env):
     for old in probe.iterdir():
         old.unlink()
     path = os.pathsep.join(filter(None, [str(PROBE), os.environ.get("PYTHONPATH")]))
-    env = {"CPU_RANKS": ranks, "LOG_INTERVAL": 1, "PYTHONPATH": path,
-           "RECIPES_RANK_PROBE": probe, **BATCH, **env}  # fmt: skip
+    env = {
+        "CPU_RANKS": ranks,
+        "LOG_INTERVAL": 1,
+        "PYTHONPATH": path,
+        "RECIPES_RANK_PROBE": probe,
+        **BATCH,
+        **env,
+    }
     proc = train_script(name, data_bin, save_dir, *NO_DROPOUT, *args, **env)
     ranks_seen = {}
     for weights in sorted(probe.glob("rank*.pt")):
@@ -101,8 +107,9 @@ def test_two_stage_through_the_freeze_switch(smoke, data_bin, tmp_path, ddp_back
     name = "2stage-bart-12e12d-unfrz"
     mlm = smoke("roberta-12e")[0] / "checkpoint_last.pt"
     save_dir = tmp_path / name
-    out, ranks = _train(name, data_bin, save_dir, 2, INIT=mlm, SAVE_INTERVAL=5,
-                        DDP_BACKEND=ddp_backend)  # fmt: skip
+    out, ranks = _train(
+        name, data_bin, save_dir, 2, INIT=mlm, SAVE_INTERVAL=5, DDP_BACKEND=ddp_backend
+    )
     assert f"'ddp_backend': '{ddp_backend}'" in out
     assert ("'find_unused_parameters': True" in out) == (ddp_backend == "c10d")
     assert "encoder unfrozen at update 10" in out and final_updates(out) == 18
@@ -133,8 +140,9 @@ def test_zero_stage_one_shards_the_optimizer_state(data_bin, tmp_path):
     holding part of Adam's state and all of it together; its checkpoint resumes."""
     pytest.importorskip("fairscale")
     env = {"UPDATES": 6, "SAVE_INTERVAL": 3}
-    out, zero = _train("roberta-12e", data_bin, tmp_path / "zero", 2, "--max-update", "3",
-                       ZERO=1, **env)  # fmt: skip
+    out, zero = _train(
+        "roberta-12e", data_bin, tmp_path / "zero", 2, "--max-update", "3", ZERO=1, **env
+    )
     assert "'zero_sharding': 'os'" in out
     out, zero = _train("roberta-12e", data_bin, tmp_path / "zero", 2, ZERO=1, **env)
     assert "@ 3 updates)" in out and final_updates(out) == 6
@@ -155,8 +163,9 @@ def test_zero_stage_one_shards_the_optimizer_state(data_bin, tmp_path):
     ],
     ids=["bf16", "fp16"],
 )
-def test_frozen_encoder_under_mixed_precision_on_two_ranks(smoke, data_bin, tmp_path,
-                                                           precision, dtype):  # fmt: skip
+def test_frozen_encoder_under_mixed_precision_on_two_ranks(
+    smoke, data_bin, tmp_path, precision, dtype
+):
     """Recipe 2 frozen throughout, 2 ranks, half-precision weights over fp32 masters:
     the encoder stays the MLM encoder rounded to that precision, bit for bit, on both
     ranks. (fairseq's flat fp32 master buffer needs CUDA; on CPU, fp16 runs per parameter,
@@ -169,8 +178,11 @@ def test_frozen_encoder_under_mixed_precision_on_two_ranks(smoke, data_bin, tmp_
     assert final_updates(out) == 4
     start = {k: v.to(dtype).float() for k, v in _encoder(mlm).items()}
     for weights, _ in ranks.values():
-        encoder = {k[len("encoder.") :]: v for k, v in weights.items()
-                   if k.startswith("encoder.")}  # fmt: skip
+        encoder = {
+            k[len("encoder.") :]: v
+            for k, v in weights.items()
+            if k.startswith("encoder.")
+        }
         assert sorted(encoder) == sorted(start)
         assert all(torch.equal(v, start[k]) for k, v in encoder.items())
     assert _identical_ranks(ranks)

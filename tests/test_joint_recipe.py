@@ -92,9 +92,12 @@ def test_the_run_writes_its_two_models(smoke, data_bin, tmp_path):
     assert encoder_state.kind(encoder) == "mlm"
     args = encoder_state.model_args(encoder)
     assert args.arch == "roberta_12e" and args.untie_weights_roberta is False
-    mapped = {k.replace("encoder.sentence_encoder.", "encoder.", 1)
-              .replace("encoder.lm_head.", "mlm_head.", 1): v
-              for k, v in encoder["model"].items()}  # fmt: skip
+    mapped = {
+        k.replace("encoder.sentence_encoder.", "encoder.", 1).replace(
+            "encoder.lm_head.", "mlm_head.", 1
+        ): v
+        for k, v in encoder["model"].items()
+    }
     assert mapped.keys() == {
         k for k in weights if k.startswith(("encoder.", "mlm_head."))
     }
@@ -109,18 +112,29 @@ def test_the_run_writes_its_two_models(smoke, data_bin, tmp_path):
     }
     assert all(torch.equal(v, weights[k]) for k, v in seq2seq["model"].items())
     # both carry the run's ledger and update count: recipes-cost reads them as the run
-    proc = python_module("fairseq_recipes.cost.cli", "--format", "json", "--checkpoints",
-                         save_dir / "checkpoint_last.pt", save_dir / ENCODER_VIEW,
-                         save_dir / SEQ2SEQ_VIEW)  # fmt: skip
+    proc = python_module(
+        "fairseq_recipes.cost.cli",
+        "--format",
+        "json",
+        "--checkpoints",
+        save_dir / "checkpoint_last.pt",
+        save_dir / ENCODER_VIEW,
+        save_dir / SEQ2SEQ_VIEW,
+    )
     rows = json.loads(proc.stdout)
     assert len({(r["updates"], r["tu"], r["tokens"]) for r in rows}) == 1
     # fairseq-generate decodes the seq2seq model as it decodes bart-12e12d's
     hyps, refs = generate(data_bin / "shard0", save_dir / SEQ2SEQ_VIEW)
     assert hyps and len(hyps) == len(refs)
     # the joint checkpoint itself is pointed at them
-    proc = python_module("fairseq_recipes.export.hf_export", "--checkpoint",
-                         save_dir / "checkpoint_last.pt", "--output", tmp_path / "hf",
-                         check=False)  # fmt: skip
+    proc = python_module(
+        "fairseq_recipes.export.hf_export",
+        "--checkpoint",
+        save_dir / "checkpoint_last.pt",
+        "--output",
+        tmp_path / "hf",
+        check=False,
+    )
     assert proc.returncode == 2 and not (tmp_path / "hf").exists()
     assert (
         proc.stderr.strip()
@@ -146,39 +160,90 @@ def _panx(path, lines):
     return path
 
 
-def test_both_models_fine_tune_and_export(smoke, data_bin, mtop, raw_corpus, tmp_path,
-                                          monkeypatch):  # fmt: skip
+def test_both_models_fine_tune_and_export(
+    smoke, data_bin, mtop, raw_corpus, tmp_path, monkeypatch
+):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     save_dir, _ = smoke(NAME)
-    common = ["--data", data_bin, "--seeds", "1", "--cpu", "--max-updates", "4",
-              "--batch-size", "16", "--warmup-updates", "2", "--peak-lr", "1e-3"]  # fmt: skip
+    common = [
+        "--data",
+        data_bin,
+        "--seeds",
+        "1",
+        "--cpu",
+        "--max-updates",
+        "4",
+        "--batch-size",
+        "16",
+        "--warmup-updates",
+        "2",
+        "--peak-lr",
+        "1e-3",
+    ]
     # the encoder: an encoder task (WikiANN's format)
     words = ["Ada", "met", "Bob", "in", "Paris"]
     tags = {"Ada": "B-PER", "Bob": "B-PER", "Paris": "B-LOC"}
     sentence = [f"en:{w}\t{tags.get(w, 'O')}" for w in words] + [""]
     panx = _panx(tmp_path / "panx", sentence * 32)
-    python_module("fairseq_recipes.eval.finetune", "--checkpoint", save_dir / ENCODER_VIEW,
-                  "--task", "wikiann", "--train", panx, "--valid", panx, "--test",
-                  f"en={panx}", "--output", tmp_path / "wikiann", *common)  # fmt: skip
+    python_module(
+        "fairseq_recipes.eval.finetune",
+        "--checkpoint",
+        save_dir / ENCODER_VIEW,
+        "--task",
+        "wikiann",
+        "--train",
+        panx,
+        "--valid",
+        panx,
+        "--test",
+        f"en={panx}",
+        "--output",
+        tmp_path / "wikiann",
+        *common,
+    )
     metrics = json.loads((tmp_path / "wikiann" / "seed1" / "metrics.json").read_text())
     assert math.isfinite(metrics["en"])
     # the seq2seq model: mTOP, decoded by fairseq-generate
-    python_module("fairseq_recipes.eval.finetune", "--checkpoint", save_dir / SEQ2SEQ_VIEW,
-                  "--task", "mtop", "--train", mtop / "en" / "train.txt", "--valid",
-                  mtop / "en" / "eval.txt", "--test", f"en={mtop / 'en' / 'test.txt'}",
-                  "--output", tmp_path / "mtop", "--max-source-tokens", "128",
-                  "--max-target-tokens", "64", *common)  # fmt: skip
+    python_module(
+        "fairseq_recipes.eval.finetune",
+        "--checkpoint",
+        save_dir / SEQ2SEQ_VIEW,
+        "--task",
+        "mtop",
+        "--train",
+        mtop / "en" / "train.txt",
+        "--valid",
+        mtop / "en" / "eval.txt",
+        "--test",
+        f"en={mtop / 'en' / 'test.txt'}",
+        "--output",
+        tmp_path / "mtop",
+        "--max-source-tokens",
+        "128",
+        "--max-target-tokens",
+        "64",
+        *common,
+    )
     metrics = json.loads((tmp_path / "mtop" / "seed1" / "metrics.json").read_text())
     assert metrics["metric"] == "sciem" and math.isfinite(metrics["en"])
     assert (tmp_path / "mtop" / "seed1" / "generate-en.txt").exists()
     # both export to transformers and compute what the joint model computes
     for view in (ENCODER_VIEW, SEQ2SEQ_VIEW):
-        python_module("fairseq_recipes.export.hf_export", "--checkpoint", save_dir / view,
-                      "--output", tmp_path / view)  # fmt: skip
+        python_module(
+            "fairseq_recipes.export.hf_export",
+            "--checkpoint",
+            save_dir / view,
+            "--output",
+            tmp_path / view,
+        )
     joint = _joint_model(save_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / ENCODER_VIEW)
-    texts = [line[:200] for path in sorted(raw_corpus.glob("*.txt"))[:4]
-             for line in path.read_text(encoding="utf-8").splitlines()[:2] if line.strip()]  # fmt: skip
+    texts = [
+        line[:200]
+        for path in sorted(raw_corpus.glob("*.txt"))[:4]
+        for line in path.read_text(encoding="utf-8").splitlines()[:2]
+        if line.strip()
+    ]
     batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
     ids, mask = batch["input_ids"], batch["attention_mask"].bool()
     assert (~mask).any()
@@ -192,9 +257,11 @@ def test_both_models_fine_tune_and_export(smoke, data_bin, mtop, raw_corpus, tmp
     with torch.no_grad():
         for ours, theirs in [
             (mlm(**batch).logits, joint(ids, None)[0]),
-            (s2s.eval()(**batch, decoder_input_ids=prev).logits,
-             joint(ids, mask.sum(1), prev)[0]),
-        ]:  # fmt: skip
+            (
+                s2s.eval()(**batch, decoder_input_ids=prev).logits,
+                joint(ids, mask.sum(1), prev)[0],
+            ),
+        ]:
             assert (ours[mask] - theirs[mask]).abs().max().item() < 1e-4
             assert theirs[mask].std().item() > 1e-2
 
@@ -203,8 +270,15 @@ def test_a_resumed_run_equals_the_uninterrupted_one(data_bin, tmp_path):
     """The sampled schedule (MLM drawn per update), interrupted after update 5 of 8."""
     # one thread: MKL may otherwise change its thread count with the machine's load, and
     # with it the order of its sums (one run under a load of 14 on 2 cores differed)
-    env = dict(OBJECTIVE_SCHEDULE="sample", MLM_SHARE=0.5, UPDATES=8, LOG_INTERVAL=1,
-               SAVE_INTERVAL=4, OMP_NUM_THREADS=1, MKL_NUM_THREADS=1)  # fmt: skip
+    env = dict(
+        OBJECTIVE_SCHEDULE="sample",
+        MLM_SHARE=0.5,
+        UPDATES=8,
+        LOG_INTERVAL=1,
+        SAVE_INTERVAL=4,
+        OMP_NUM_THREADS=1,
+        MKL_NUM_THREADS=1,
+    )
     subset = ["--valid-subset", "valid_en"]
     whole, part = tmp_path / "whole", tmp_path / "part"
     train_script(NAME, data_bin, whole, *subset, **env)
@@ -229,8 +303,14 @@ def test_a_resumed_run_equals_the_uninterrupted_one(data_bin, tmp_path):
         assert all(torch.equal(v, b[k]) for k, v in a.items())
     # resuming with another schedule is refused before anything is trained or written
     before = (part / "checkpoint_last.pt").stat().st_mtime_ns
-    proc = train_script(NAME, data_bin, part, *subset, check=False,
-                        **{**env, "UPDATES": 10, "MLM_SHARE": 0.25})  # fmt: skip
+    proc = train_script(
+        NAME,
+        data_bin,
+        part,
+        *subset,
+        check=False,
+        **{**env, "UPDATES": 10, "MLM_SHARE": 0.25},
+    )
     out = proc.stdout + proc.stderr
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert proc.returncode != 0 and len(errors) == 1 and "Traceback" not in out

@@ -37,22 +37,54 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def real_vocab_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
-    python_module("fairseq_recipes.data.toy_corpus", "--output", root / "raw",
-                  "--langs", "en,de", "--docs-per-lang", "30")  # fmt: skip
-    python_module("fairseq_recipes.data.binarize", "--input", root / "raw", "--output",
-                  root / "data-bin", "--vocab-size", "1000", "--valid-docs", "1",
-                  "--dictionary-size", VOCAB, "--workers", "1")  # fmt: skip
+    python_module(
+        "fairseq_recipes.data.toy_corpus",
+        "--output",
+        root / "raw",
+        "--langs",
+        "en,de",
+        "--docs-per-lang",
+        "30",
+    )
+    python_module(
+        "fairseq_recipes.data.binarize",
+        "--input",
+        root / "raw",
+        "--output",
+        root / "data-bin",
+        "--vocab-size",
+        "1000",
+        "--valid-docs",
+        "1",
+        "--dictionary-size",
+        VOCAB,
+        "--workers",
+        "1",
+    )
     return root / "data-bin"
 
 
 def _script_args(name, data, save_dir, **env):
     """fairseq-train's arguments as ``train_scripts/<name>.sh`` passes them."""
-    env = {"DRY_RUN": "1", "SMOKE": "0", "GPUS_PER_NODE": "0", "DATA": str(data),
-           "SAVE_DIR": str(save_dir), "PYTHON": sys.executable, "TOKENS_PER_SAMPLE": "64",
-           "MAX_TOKENS": "64", "TOKENS_PER_UPDATE": "64", "WARMUP": "1",
-           "NUM_WORKERS": "0", **{k: str(v) for k, v in env.items()}}  # fmt: skip
-    command = shlex.split(run(["bash", ROOT / "train_scripts" / f"{name}.sh"], env=env)
-                          .stdout.strip().splitlines()[-1])  # fmt: skip
+    env = {
+        "DRY_RUN": "1",
+        "SMOKE": "0",
+        "GPUS_PER_NODE": "0",
+        "DATA": str(data),
+        "SAVE_DIR": str(save_dir),
+        "PYTHON": sys.executable,
+        "TOKENS_PER_SAMPLE": "64",
+        "MAX_TOKENS": "64",
+        "TOKENS_PER_UPDATE": "64",
+        "WARMUP": "1",
+        "NUM_WORKERS": "0",
+        **{k: str(v) for k, v in env.items()},
+    }
+    command = shlex.split(
+        run(["bash", ROOT / "train_scripts" / f"{name}.sh"], env=env)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return command[command.index("fairseq_cli.train") + 1 :]
 
 
@@ -117,8 +149,14 @@ def test_roberta_then_the_unfreezing_recipe_across_its_switch_at_the_real_shapes
     assert len(encoder) > 190 and encoder["embed_tokens.weight"].shape == (VOCAB, 1024)
 
     # 2stage-bart-12e12d-unfrz: warm start, frozen for update 1, unfrozen at update 2
-    argv = _script_args("2stage-bart-12e12d-unfrz", real_vocab_data, tmp_path / "unfrz",
-                        INIT=init, UPDATES=2, FREEZE_ENCODER_UPDATES=1)  # fmt: skip
+    argv = _script_args(
+        "2stage-bart-12e12d-unfrz",
+        real_vocab_data,
+        tmp_path / "unfrz",
+        INIT=init,
+        UPDATES=2,
+        FREEZE_ENCODER_UPDATES=1,
+    )
     trainer, model, batches = _trainer(argv)
     shape = ModelShape.of_model(model)
     assert not shape.tied_output and shape.decoder_layers == 12 and shape.vocab == VOCAB

@@ -100,8 +100,13 @@ def test_recipe1_extracts_the_encoder_and_continues_with_mlm(smoke):
     extracted = _model(save_dir / "encoder_init.pt")
     bart = _encoder(bart_dir / "checkpoint_last.pt")
     prefix = encoder_state.MLM_ENCODER_PREFIX
-    assert _differing({k[len(prefix) :]: v for k, v in extracted.items()
-                       if k.startswith(prefix)}, bart) == []  # fmt: skip
+    assert (
+        _differing(
+            {k[len(prefix) :]: v for k, v in extracted.items() if k.startswith(prefix)},
+            bart,
+        )
+        == []
+    )
     head = extracted["encoder.lm_head.weight"]
     assert torch.equal(head, bart["embed_tokens.weight"])
     final = _model(save_dir / "checkpoint_last.pt")
@@ -138,10 +143,15 @@ def test_missing_init_is_one_line_error(data_bin, tmp_path):
     save_dir = tmp_path / "two-stage"
     proc = run(
         ["bash", "train_scripts/2stage-bart-12e12d.sh"],
-        env={"SMOKE": "1", "DATA": str(data_bin), "SAVE_DIR": str(save_dir),
-             "INIT": str(tmp_path / "nope.pt"), "PYTHON": sys.executable},
+        env={
+            "SMOKE": "1",
+            "DATA": str(data_bin),
+            "SAVE_DIR": str(save_dir),
+            "INIT": str(tmp_path / "nope.pt"),
+            "PYTHON": sys.executable,
+        },
         check=False,
-    )  # fmt: skip
+    )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr  # the script tees fairseq-train's stderr into its log
     errors = [line for line in out.splitlines() if line.startswith("error:")]
@@ -156,10 +166,18 @@ def test_recipe1_refuses_an_mlm_checkpoint(smoke, tmp_path):
     out = tmp_path / "out.pt"
     out.write_text("keep me")
     proc = run(
-        [sys.executable, "-m", "fairseq_recipes.checkpoints.extract_encoder", "--input",
-         mlm_dir / "checkpoint_last.pt", "--output", out, "--overwrite"],
+        [
+            sys.executable,
+            "-m",
+            "fairseq_recipes.checkpoints.extract_encoder",
+            "--input",
+            mlm_dir / "checkpoint_last.pt",
+            "--output",
+            out,
+            "--overwrite",
+        ],
         check=False,
-    )  # fmt: skip
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "is an MLM (RoBERTa-style) checkpoint, but a seq2seq checkpoint" in proc.stderr

@@ -87,17 +87,38 @@ def _module(name, *args):
 
 
 def _script(name, data, save_dir, **env):
-    env = {"SMOKE": "1", "DATA": str(data), "SAVE_DIR": str(save_dir), "PYTHON": PYTHON,
-           **{k: str(v) for k, v in env.items()}}  # fmt: skip
+    env = {
+        "SMOKE": "1",
+        "DATA": str(data),
+        "SAVE_DIR": str(save_dir),
+        "PYTHON": PYTHON,
+        **{k: str(v) for k, v in env.items()},
+    }
     return ["bash", str(TRAIN_SCRIPTS / f"{name}.sh")], env
 
 
 def _generate(ctx, checkpoint):
-    return _module("fairseq_cli.generate", ctx.data_bin / "shard0", "--user-dir", PLUGIN,
-                   "--path", checkpoint, "--task", "recipes_span_denoising",
-                   "--tokens-per-sample", 128, "--max-tokens", 4096, "--cpu",
-                   "--gen-subset", "valid_en", "--beam", 3,
-                   "--required-batch-size-multiple", 1)  # fmt: skip
+    return _module(
+        "fairseq_cli.generate",
+        ctx.data_bin / "shard0",
+        "--user-dir",
+        PLUGIN,
+        "--path",
+        checkpoint,
+        "--task",
+        "recipes_span_denoising",
+        "--tokens-per-sample",
+        128,
+        "--max-tokens",
+        4096,
+        "--cpu",
+        "--gen-subset",
+        "valid_en",
+        "--beam",
+        3,
+        "--required-batch-size-multiple",
+        1,
+    )
 
 
 # ---- the cases ------------------------------------------------------------------------
@@ -112,8 +133,19 @@ def text_folder(raw: Path) -> Path:
 
 
 def preprocess_args(raw, out):
-    return _module("fairseq_recipes.data.binarize", "--input", raw, "--output", out,
-                   "--vocab-size", 60, "--valid-docs", 1, "--workers", 1)  # fmt: skip
+    return _module(
+        "fairseq_recipes.data.binarize",
+        "--input",
+        raw,
+        "--output",
+        out,
+        "--vocab-size",
+        60,
+        "--valid-docs",
+        1,
+        "--workers",
+        1,
+    )
 
 
 def utf16(ctx):
@@ -211,8 +243,9 @@ def resume_other_data(ctx):
 
 def hostile_resume(ctx):
     save_dir = ctx.copy(ctx.roberta, "ck")
-    hostile_copy(save_dir / "checkpoint_last.pt", save_dir / "checkpoint_last.pt",
-                 ctx.marker)  # fmt: skip
+    hostile_copy(
+        save_dir / "checkpoint_last.pt", save_dir / "checkpoint_last.pt", ctx.marker
+    )
     argv, env = _script("roberta-12e", ctx.data_bin, save_dir, UPDATES=40)
     return argv, env, "pickles posix.system", checkpoints(save_dir)
 
@@ -262,16 +295,42 @@ def hostile_for(command):
         )
         out = ctx.tmp / "out"
         argv = {
-            "finetune": _module("fairseq_recipes.eval.finetune", "--checkpoint", path,
-                                "--task", "wikiann", "--data", ctx.data_bin, "--train",
-                                ctx.panx, "--valid", ctx.panx, "--test", f"en={ctx.panx}",
-                                "--output", out, "--cpu"),
-            "export": _module("fairseq_recipes.export.hf_export", "--checkpoint", path,
-                              "--output", out, "--data", ctx.data_bin),
-            "extract": _module("fairseq_recipes.checkpoints.extract_encoder", "--input",
-                               path, "--output", out),
+            "finetune": _module(
+                "fairseq_recipes.eval.finetune",
+                "--checkpoint",
+                path,
+                "--task",
+                "wikiann",
+                "--data",
+                ctx.data_bin,
+                "--train",
+                ctx.panx,
+                "--valid",
+                ctx.panx,
+                "--test",
+                f"en={ctx.panx}",
+                "--output",
+                out,
+                "--cpu",
+            ),
+            "export": _module(
+                "fairseq_recipes.export.hf_export",
+                "--checkpoint",
+                path,
+                "--output",
+                out,
+                "--data",
+                ctx.data_bin,
+            ),
+            "extract": _module(
+                "fairseq_recipes.checkpoints.extract_encoder",
+                "--input",
+                path,
+                "--output",
+                out,
+            ),
             "cost": _module("fairseq_recipes.cost.cli", "--checkpoints", path),
-        }[command]  # fmt: skip
+        }[command]
         return (
             argv,
             {},
@@ -298,10 +357,25 @@ def finetune_bad(kind):
         if kind == "seeds":
             culprit = "--seeds 0: must be at least 1"
         out = ctx.tmp / "out"
-        argv = _module("fairseq_recipes.eval.finetune", "--checkpoint",
-                       ctx.roberta / "checkpoint_last.pt", "--task", "wikiann", "--data",
-                       ctx.data_bin, "--train", ctx.panx, "--valid", ctx.panx, "--output",
-                       out, "--cpu", "--max-updates", 2, *extra)  # fmt: skip
+        argv = _module(
+            "fairseq_recipes.eval.finetune",
+            "--checkpoint",
+            ctx.roberta / "checkpoint_last.pt",
+            "--task",
+            "wikiann",
+            "--data",
+            ctx.data_bin,
+            "--train",
+            ctx.panx,
+            "--valid",
+            ctx.panx,
+            "--output",
+            out,
+            "--cpu",
+            "--max-updates",
+            2,
+            *extra,
+        )
         return argv, {}, culprit, [ctx.tmp / "out", ctx.roberta]
 
     return build
@@ -311,16 +385,30 @@ def export_over_foreign(ctx):
     folder = ctx.tmp / "mine"
     folder.mkdir()
     (folder / "thesis.tex").write_text("three years of work\n")
-    argv = _module("fairseq_recipes.export.hf_export", "--checkpoint",
-                   ctx.roberta / "checkpoint_last.pt", "--output", folder, "--data",
-                   ctx.data_bin, "--overwrite")  # fmt: skip
+    argv = _module(
+        "fairseq_recipes.export.hf_export",
+        "--checkpoint",
+        ctx.roberta / "checkpoint_last.pt",
+        "--output",
+        folder,
+        "--data",
+        ctx.data_bin,
+        "--overwrite",
+    )
     return argv, {}, f"{folder}: not an output of recipes-export-hf", [folder]
 
 
 def export_to_dot(ctx):
-    argv = _module("fairseq_recipes.export.hf_export", "--checkpoint",
-                   ctx.roberta / "checkpoint_last.pt", "--output", ".", "--data",
-                   ctx.data_bin, "--overwrite")  # fmt: skip
+    argv = _module(
+        "fairseq_recipes.export.hf_export",
+        "--checkpoint",
+        ctx.roberta / "checkpoint_last.pt",
+        "--output",
+        ".",
+        "--data",
+        ctx.data_bin,
+        "--overwrite",
+    )
     return argv, {}, ".: refusing to write an output folder here", [ctx.roberta]
 
 
@@ -340,10 +428,16 @@ CASES = [
     Case("preprocess: a Latin-1 file", latin1),
     Case("preprocess: --output .", output_dot),
     Case("script: UPDATES=0", script_setting("UPDATES", "0", "UPDATES=0: must be >= 1")),
-    Case("script: UPDATES=-5", script_setting("UPDATES", "-5", "UPDATES=-5: must be >= 1")),
-    Case("script: PEAK_LR=abc", script_setting("PEAK_LR", "abc", "PEAK_LR=abc: expected")),
+    Case(
+        "script: UPDATES=-5", script_setting("UPDATES", "-5", "UPDATES=-5: must be >= 1")
+    ),
+    Case(
+        "script: PEAK_LR=abc", script_setting("PEAK_LR", "abc", "PEAK_LR=abc: expected")
+    ),
     Case("script: MAX_TOKENS=0", script_setting("MAX_TOKENS", "0", "MAX_TOKENS=0")),
-    Case("script: HEADS=5", script_setting("HEADS", "5", "must be a multiple of HEADS=5")),
+    Case(
+        "script: HEADS=5", script_setting("HEADS", "5", "must be a multiple of HEADS=5")
+    ),
     Case("script: LAUNCHER=mpi", script_setting("LAUNCHER", "mpi", "LAUNCHER=mpi")),
     Case("train: a truncated .bin", damaged_data("bin")),
     Case("train: a truncated .idx", damaged_data("idx")),
@@ -368,14 +462,23 @@ CASES = [
     Case("export: --overwrite a folder it did not make", export_over_foreign),
     Case("export: --output .", export_to_dot),
     Case("config: seeds = -2", config_value("[evaluate]\nseeds = -2", "evaluate.seeds")),
-    Case("config: seeds = '3'", config_value("[evaluate]\nseeds = '3'", "evaluate.seeds")),
-    Case("config: UPDATES = 'abc'",
-         config_value("[pretrain]\nUPDATES = 'abc'", "pretrain.UPDATES=abc")),  # fmt: skip
-    Case("config: vocab_size = 0",
-         config_value("[preprocess]\nvocab_size = 0", "preprocess.vocab_size")),  # fmt: skip
-    Case("config: batch_size = 'x'",
-         config_value("[evaluate.finetune]\nbatch_size = 'x'",
-                      "evaluate.finetune.batch_size")),  # fmt: skip
+    Case(
+        "config: seeds = '3'", config_value("[evaluate]\nseeds = '3'", "evaluate.seeds")
+    ),
+    Case(
+        "config: UPDATES = 'abc'",
+        config_value("[pretrain]\nUPDATES = 'abc'", "pretrain.UPDATES=abc"),
+    ),
+    Case(
+        "config: vocab_size = 0",
+        config_value("[preprocess]\nvocab_size = 0", "preprocess.vocab_size"),
+    ),
+    Case(
+        "config: batch_size = 'x'",
+        config_value(
+            "[evaluate.finetune]\nbatch_size = 'x'", "evaluate.finetune.batch_size"
+        ),
+    ),
 ]
 
 
@@ -416,8 +519,9 @@ def test_bad_input_is_one_line_and_destroys_nothing(case, ctx_factory, tmp_path)
 def _mount_works() -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"],
-                           capture_output=True)  # fmt: skip
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -433,8 +537,12 @@ def _on_tmpfs(mount: Path, argv, env, read_only=False, size="8k"):
     if read_only:
         setup += f" && mount -o remount,ro {mount}"
     command = " ".join(f"'{a}'" for a in map(str, argv))
-    return run(["unshare", "-rm", "sh", "-c", f"{setup} && exec {command}"], env=env,
-               check=False, timeout=600)  # fmt: skip
+    return run(
+        ["unshare", "-rm", "sh", "-c", f"{setup} && exec {command}"],
+        env=env,
+        check=False,
+        timeout=600,
+    )
 
 
 def _one_error(proc) -> str:
@@ -446,8 +554,10 @@ def _one_error(proc) -> str:
 
 
 @needs_mount
-@pytest.mark.parametrize("read_only, cause", [(True, "read-only file system"),
-                                              (False, "no space left on the device")])  # fmt: skip
+@pytest.mark.parametrize(
+    "read_only, cause",
+    [(True, "read-only file system"), (False, "no space left on the device")],
+)
 def test_preprocess_output_on_a_bad_file_system(read_only, cause, tmp_path):
     out = tmp_path / "mnt" / "data-bin"
     raw = text_folder(tmp_path / "raw")
@@ -506,20 +616,37 @@ def _start_main_job(tmp_path):
     """recipes-main training roberta-12e for long, in its own session (a terminal's)."""
     work = tmp_path / "work"
     config = tmp_path / "c.toml"
-    config.write_text(f"extends_toy = true\nwork_dir = '{work}'\n"
-                      "[corpus]\ndocs_per_lang = 30\nlangs = ['en', 'de']\n"
-                      "[preprocess]\nvocab_size = 300\nvalid_docs = 2\n"
-                      "[pretrain]\nUPDATE_DIVISOR = 100\n")  # fmt: skip
+    config.write_text(
+        f"extends_toy = true\nwork_dir = '{work}'\n"
+        "[corpus]\ndocs_per_lang = 30\nlangs = ['en', 'de']\n"
+        "[preprocess]\nvocab_size = 300\nvalid_docs = 2\n"
+        "[pretrain]\nUPDATE_DIVISOR = 100\n"
+    )
     proc = subprocess.Popen(
-        [PYTHON, "-m", "fairseq_recipes.pipeline.main", "--config", str(config),
-         "--stage", "pretrain", "--model", "roberta-12e"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            PYTHON,
+            "-m",
+            "fairseq_recipes.pipeline.main",
+            "--config",
+            str(config),
+            "--stage",
+            "pretrain",
+            "--model",
+            "roberta-12e",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
-        trainers = [p for p in _ours(work)
-                    if b"fairseq_cli.train" in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip
+        trainers = [
+            p
+            for p in _ours(work)
+            if b"fairseq_cli.train" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         if trainers and (work / "checkpoints" / "roberta-12e" / ".train.lock").exists():
             return proc, work
         assert proc.poll() is None, proc.communicate()

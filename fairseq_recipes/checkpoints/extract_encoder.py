@@ -97,9 +97,11 @@ def extract_encoder(source, output, seed: int = 1, overwrite: bool = False) -> d
         raise RecipesError(f"{output}: exists (pass --overwrite to replace it)")
     state = encoder_state.load(source)
     encoder_state.expect_kind(
-        state, source, "seq2seq",
+        state,
+        source,
+        "seq2seq",
         hint="recipe 1 extracts the encoder of a bart_12eNd checkpoint",
-    )  # fmt: skip
+    )
     weights = encoder_state.encoder_weights(state)
     embed = weights.get("embed_tokens.weight")
     if embed is None:
@@ -117,9 +119,13 @@ def extract_encoder(source, output, seed: int = 1, overwrite: bool = False) -> d
         "model": model,
         "criterion": None,
         "optimizer_history": [
-            {"criterion_name": "MaskedLmLoss", "optimizer_name": "none",
-             "lr_scheduler_state": {}, "num_updates": 0}
-        ],  # fmt: skip
+            {
+                "criterion_name": "MaskedLmLoss",
+                "optimizer_name": "none",
+                "lr_scheduler_state": {},
+                "num_updates": 0,
+            }
+        ],
         "task_state": dict(state.get("task_state") or {}),
         "extra_state": {"train_iterator": {"epoch": 1}, "extracted_from": str(source)},
         "last_optimizer_state": None,
@@ -128,8 +134,12 @@ def extract_encoder(source, output, seed: int = 1, overwrite: bool = False) -> d
     with atomic_write(output, "wb") as f:
         torch.save(new_state, f)
     layers = {k.split(".")[1] for k in weights if k.startswith("layers.")}
-    return {"encoder_tensors": len(weights), "layers": len(layers), "vocab": embed.shape[0],
-            "embed_dim": embed.shape[1]}  # fmt: skip
+    return {
+        "encoder_tensors": len(weights),
+        "layers": len(layers),
+        "vocab": embed.shape[0],
+        "embed_dim": embed.shape[1],
+    }
 
 
 @command

@@ -42,8 +42,12 @@ def _seq2seq_cfg(cfg: dict) -> dict:
 
     cfg = dict(cfg)
     values = {k: v for k, v in vars(cfg["model"]).items()}
-    values.update(arch="bart_12e12d", _name="bart_12e12d", task="recipes_span_denoising",
-                  criterion="cross_entropy")  # fmt: skip
+    values.update(
+        arch="bart_12e12d",
+        _name="bart_12e12d",
+        task="recipes_span_denoising",
+        criterion="cross_entropy",
+    )
     cfg["model"] = Namespace(**values)
     fields = {f.name for f in dataclasses.fields(SpanDenoisingConfig)}
     task = {k: v for k, v in dict(cfg.get("task") or {}).items() if k in fields}
@@ -57,10 +61,18 @@ def views(state: dict) -> dict:
     ``cfg``, ``model``, ``task_state`` and ``num_updates`` at least)."""
     weights, updates = state["model"], state["num_updates"]
     mlm = encoder_state.MLM_ENCODER_PREFIX
-    encoder = {f"{mlm}{k[len('encoder.'):]}": v for k, v in weights.items()
-               if k.startswith("encoder.")}  # fmt: skip
-    encoder.update({f"{encoder_state.MLM_HEAD_PREFIX}{k[len(MLM_HEAD_PREFIX):]}": v
-                    for k, v in weights.items() if k.startswith(MLM_HEAD_PREFIX)})  # fmt: skip
+    encoder = {
+        f"{mlm}{k[len('encoder.'):]}": v
+        for k, v in weights.items()
+        if k.startswith("encoder.")
+    }
+    encoder.update(
+        {
+            f"{encoder_state.MLM_HEAD_PREFIX}{k[len(MLM_HEAD_PREFIX):]}": v
+            for k, v in weights.items()
+            if k.startswith(MLM_HEAD_PREFIX)
+        }
+    )
     seq2seq = {k: v for k, v in weights.items() if not k.startswith(MLM_HEAD_PREFIX)}
     out = {}
     for name, model, cfg, criterion in [
@@ -78,9 +90,13 @@ def views(state: dict) -> dict:
             "model": model,
             "criterion": None,
             "optimizer_history": [
-                {"criterion_name": criterion, "optimizer_name": "none",
-                 "lr_scheduler_state": {}, "num_updates": updates}
-            ],  # fmt: skip
+                {
+                    "criterion_name": criterion,
+                    "optimizer_name": "none",
+                    "lr_scheduler_state": {},
+                    "num_updates": updates,
+                }
+            ],
             "task_state": dict(state.get("task_state") or {}),
             "extra_state": {"derived_from": state.get("derived_from")},
             "last_optimizer_state": None,

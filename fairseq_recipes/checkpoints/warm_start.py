@@ -51,10 +51,12 @@ def warm_start_encoder(model, path, dictionary, args) -> None:
     """Copy the MLM encoder at ``path`` into ``model.encoder`` (two-stage model)."""
     state = encoder_state.load(path)
     encoder_state.expect_kind(
-        state, path, "mlm",
+        state,
+        path,
+        "mlm",
         hint="--init-encoder-from takes an MLM encoder such as roberta_12e's (recipe 1's "
         "recipes-extract-encoder turns a seq2seq checkpoint into one)",
-    )  # fmt: skip
+    )
     weights = encoder_state.encoder_weights(state)
     encoder_state.check_encoder_shape(encoder_state.model_args(state), args, path)
     embed = weights.get("embed_tokens.weight")

@@ -149,9 +149,18 @@ def forward(
         self, attn_mask, need_weights, before_softmax, need_head_weights, query
     ):
         return _stock_forward(
-            self, query, key, value, key_padding_mask, incremental_state,
-            need_weights, static_kv, attn_mask, before_softmax, need_head_weights,
-        )  # fmt: skip
+            self,
+            query,
+            key,
+            value,
+            key_padding_mask,
+            incremental_state,
+            need_weights,
+            static_kv,
+            attn_mask,
+            before_softmax,
+            need_head_weights,
+        )
     from fairseq.modules.multihead_attention import MultiheadAttention
 
     tgt_len, bsz, embed_dim = query.size()
@@ -213,12 +222,14 @@ def forward(
     dropout = self.dropout_module
     train = self.training or dropout.apply_during_inference
     attn = F.scaled_dot_product_attention(
-        q, k, v,
+        q,
+        k,
+        v,
         attn_mask=mask,
         dropout_p=dropout.p if train else 0.0,
         is_causal=is_causal,
         scale=self.scaling,
-    )  # fmt: skip
+    )
     if beams > 1:
         attn = attn.view(kv_bsz, self.num_heads, beams, tgt_len, self.head_dim)
         attn = attn.permute(3, 0, 2, 1, 4)
@@ -261,14 +272,24 @@ def _weights_only_where_asked(layers):
 def _alignment_when_wanted(original):
     @functools.wraps(original)
     def extract_features_scriptable(
-        self, prev_output_tokens, encoder_out, incremental_state=None,
-        full_context_alignment=False, alignment_layer=None, alignment_heads=None,
-    ):  # fmt: skip
+        self,
+        prev_output_tokens,
+        encoder_out,
+        incremental_state=None,
+        full_context_alignment=False,
+        alignment_layer=None,
+        alignment_heads=None,
+    ):
         if not fused():
             return original(
-                self, prev_output_tokens, encoder_out, incremental_state,
-                full_context_alignment, alignment_layer, alignment_heads,
-            )  # fmt: skip
+                self,
+                prev_output_tokens,
+                encoder_out,
+                incremental_state,
+                full_context_alignment,
+                alignment_layer,
+                alignment_heads,
+            )
         if alignment_layer is None:
             last = self.layers[self.num_layers - 1] if self.num_layers else None
             wanted = not self.training and getattr(last, "need_attn", False)
@@ -276,9 +297,14 @@ def _alignment_when_wanted(original):
             alignment_layer = self.num_layers - 1 if wanted else -1
         with _weights_only_where_asked(self.layers):
             return original(
-                self, prev_output_tokens, encoder_out, incremental_state,
-                full_context_alignment, alignment_layer, alignment_heads,
-            )  # fmt: skip
+                self,
+                prev_output_tokens,
+                encoder_out,
+                incremental_state,
+                full_context_alignment,
+                alignment_layer,
+                alignment_heads,
+            )
 
     extract_features_scriptable._fairseq_recipes_patched = True
     return extract_features_scriptable

@@ -120,9 +120,10 @@ def weights_only_reason(err: Exception):
     else:  # the reason is the paragraph between torch's preamble and its pointer
         parts = [p.strip() for p in text.split("\n\n") if p.strip()]
         parts = [
-            p for p in parts
+            p
+            for p in parts
             if not p.startswith((_WEIGHTS_ONLY, "Check the documentation", "Please file"))
-        ]  # fmt: skip
+        ]
         core = parts[0] if parts else "it is not a fairseq checkpoint"
     if "legacy .tar format" in text:
         core = (

@@ -61,19 +61,28 @@ def paper_flops(names, rates: Rates) -> Optional[float]:
 
 
 def _priced(flops: Optional[float], mfu: float) -> dict:
-    hours = {gpu: None if flops is None else gpu_hours(flops, gpu, mfu)
-             for gpu in GPU_PEAK_FLOPS}  # fmt: skip
+    hours = {
+        gpu: None if flops is None else gpu_hours(flops, gpu, mfu)
+        for gpu in GPU_PEAK_FLOPS
+    }
     return dict(flops=flops, gpu_hours=hours)
 
 
 def bill(rates: Rates, mfu: float = DEFAULT_MFU) -> dict:
     """Every Table 1 row and every way to get both models, in FLOPs and GPU-hours;
     ``ratio``: a way's FLOPs over training both from scratch."""
-    models = [dict(model=name, **_priced(paper_flops([name], rates), mfu))
-              for name in STAGES]  # fmt: skip
-    ways = [dict(way=way, encoder=encoder, seq2seq=seq2seq,
-                 **_priced(paper_flops([encoder, seq2seq], rates), mfu))
-            for way, (encoder, seq2seq) in BOTH_MODELS.items()]  # fmt: skip
+    models = [
+        dict(model=name, **_priced(paper_flops([name], rates), mfu)) for name in STAGES
+    ]
+    ways = [
+        dict(
+            way=way,
+            encoder=encoder,
+            seq2seq=seq2seq,
+            **_priced(paper_flops([encoder, seq2seq], rates), mfu),
+        )
+        for way, (encoder, seq2seq) in BOTH_MODELS.items()
+    ]
     base = ways[0]["flops"]
     for way in ways:
         way["ratio"] = None if not base or way["flops"] is None else way["flops"] / base
@@ -93,18 +102,35 @@ def bill_rows(b: dict, reference: Optional[dict] = None) -> tuple:
     ref_ways = {w["way"]: w for w in (reference or {}).get("ways", [])}
     extra = ["FLOPs (formula)"] if reference else []
     model_headers = ["Model", "FLOPs", *extra, *hours]
-    models = [[m["model"], _fmt(m["flops"], "{:.3g}"),
-               *([_fmt(ref_models[m["model"]]["flops"], "{:.3g}")] if reference else []),
-               *[_fmt(m["gpu_hours"][g], "{:,.0f}") for g in gpus]]
-              for m in b["models"]]  # fmt: skip
+    models = [
+        [
+            m["model"],
+            _fmt(m["flops"], "{:.3g}"),
+            *([_fmt(ref_models[m["model"]]["flops"], "{:.3g}")] if reference else []),
+            *[_fmt(m["gpu_hours"][g], "{:,.0f}") for g in gpus],
+        ]
+        for m in b["models"]
+    ]
     extra = ["vs from scratch (formula)"] if reference else []
-    way_headers = ["Both models", "Encoder + seq2seq", "FLOPs", *hours,
-                   "vs from scratch", *extra]  # fmt: skip
-    ways = [[w["way"], f"{w['encoder']} + {w['seq2seq']}", _fmt(w["flops"], "{:.3g}"),
-             *[_fmt(w["gpu_hours"][g], "{:,.0f}") for g in gpus],
-             _fmt(w["ratio"], "{:.3f}"),
-             *([_fmt(ref_ways[w["way"]]["ratio"], "{:.3f}")] if reference else [])]
-            for w in b["ways"]]  # fmt: skip
+    way_headers = [
+        "Both models",
+        "Encoder + seq2seq",
+        "FLOPs",
+        *hours,
+        "vs from scratch",
+        *extra,
+    ]
+    ways = [
+        [
+            w["way"],
+            f"{w['encoder']} + {w['seq2seq']}",
+            _fmt(w["flops"], "{:.3g}"),
+            *[_fmt(w["gpu_hours"][g], "{:,.0f}") for g in gpus],
+            _fmt(w["ratio"], "{:.3f}"),
+            *([_fmt(ref_ways[w["way"]]["ratio"], "{:.3f}")] if reference else []),
+        ]
+        for w in b["ways"]
+    ]
     return (model_headers, models), (way_headers, ways)
 
 

@@ -23,10 +23,28 @@ from .table1 import Width, both_models_cost, disagreements, model_cost
 
 FORMATS = {"table": "simple", "markdown": "github"}
 
-MODEL_HEADERS = ["Model", "Enc. layers", "Dec. layers", "Enc. updates", "Dec. updates",
-                 "Frozen enc. updates", "TU by stage", "TU", "FLOPs", "FLOPs in TU"]  # fmt: skip
-BOTH_HEADERS = ["Both models", "Encoder", "Seq2seq", "TU by stage", "TU", "Saving",
-                "FLOPs", "Saving by FLOPs"]  # fmt: skip
+MODEL_HEADERS = [
+    "Model",
+    "Enc. layers",
+    "Dec. layers",
+    "Enc. updates",
+    "Dec. updates",
+    "Frozen enc. updates",
+    "TU by stage",
+    "TU",
+    "FLOPs",
+    "FLOPs in TU",
+]
+BOTH_HEADERS = [
+    "Both models",
+    "Encoder",
+    "Seq2seq",
+    "TU by stage",
+    "TU",
+    "Saving",
+    "FLOPs",
+    "Saving by FLOPs",
+]
 
 
 #: after the name of a row that is not the paper's (recipe 3), and its footnote
@@ -76,17 +94,33 @@ def render(tables: dict, fmt: str) -> str:
         return json.dumps(tables, indent=2)
     style = FORMATS[fmt]
     models = [
-        [_name(m, "model"), m["encoder_layers"], m["decoder_layers"] or "-",
-         _updates(m["encoder_updates"]), _updates(m["decoder_updates"]),
-         _updates(m["encoder_frozen_updates"]), _stages(m["phases"]), f"{m['tu']:.1f}",
-         f"{m['flops']:.3g}", f"{m['flops_in_tu']:.1f}"]
+        [
+            _name(m, "model"),
+            m["encoder_layers"],
+            m["decoder_layers"] or "-",
+            _updates(m["encoder_updates"]),
+            _updates(m["decoder_updates"]),
+            _updates(m["encoder_frozen_updates"]),
+            _stages(m["phases"]),
+            f"{m['tu']:.1f}",
+            f"{m['flops']:.3g}",
+            f"{m['flops_in_tu']:.1f}",
+        ]
         for m in tables["models"]
-    ]  # fmt: skip
+    ]
     both = [
-        [_name(b, "way"), b["encoder"], b["seq2seq"], _stages(b["phases"]), f"{b['tu']:.1f}",
-         f"{b['tu_saving']:.0%}", f"{b['flops']:.3g}", f"{b['flops_saving']:.0%}"]
+        [
+            _name(b, "way"),
+            b["encoder"],
+            b["seq2seq"],
+            _stages(b["phases"]),
+            f"{b['tu']:.1f}",
+            f"{b['tu_saving']:.0%}",
+            f"{b['flops']:.3g}",
+            f"{b['flops_saving']:.0%}",
+        ]
         for b in tables["both_models"]
-    ]  # fmt: skip
+    ]
     w = tables["width"]
     title = (
         f"Table 1. TU: the paper's estimate (1 TU = {paper.TU_UPDATES:,} updates of "
@@ -112,11 +146,13 @@ def render_bill(b: dict, fmt: str, source: str = "by the formula") -> str:
         return json.dumps(b, indent=2)
     (mh, models), (wh, ways) = bill_rows(b)
     style = FORMATS[fmt]
-    return "\n\n".join([
-        bill_title(b, source),
-        tabulate(models, mh, tablefmt=style, disable_numparse=True),
-        tabulate(ways, wh, tablefmt=style, disable_numparse=True),
-    ])  # fmt: skip
+    return "\n\n".join(
+        [
+            bill_title(b, source),
+            tabulate(models, mh, tablefmt=style, disable_numparse=True),
+            tabulate(ways, wh, tablefmt=style, disable_numparse=True),
+        ]
+    )
 
 
 def ledger_table(paths, fmt: str) -> str:
@@ -132,8 +168,16 @@ def ledger_table(paths, fmt: str) -> str:
         rows.append(dict(checkpoint=path, updates=updates, **asdict(ledger)))
     if fmt == "json":
         return json.dumps(rows, indent=2)
-    table = [[r["checkpoint"], r["updates"], f"{r['tokens']:,}", f"{r['tu']:.4g}",
-              f"{r['flops']:.4g}"] for r in rows]  # fmt: skip
+    table = [
+        [
+            r["checkpoint"],
+            r["updates"],
+            f"{r['tokens']:,}",
+            f"{r['tu']:.4g}",
+            f"{r['flops']:.4g}",
+        ]
+        for r in rows
+    ]
     headers = ["Checkpoint", "Updates", "Tokens", "TU", "FLOPs"]
     return tabulate(table, headers, tablefmt=FORMATS[fmt], disable_numparse=True)
 

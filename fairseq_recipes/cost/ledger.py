@@ -137,13 +137,21 @@ class ComputeLedgerTask:
             entry = ledger.objectives.setdefault(
                 objective, {"updates": 0, "tokens": 0, "tu": 0.0, "flops": 0.0}
             )
-            tokens = int(sum(log.get(objective_key(TOKENS_KEY, objective), 0)
-                             for log in logging_outputs))  # fmt: skip
+            tokens = int(
+                sum(
+                    log.get(objective_key(TOKENS_KEY, objective), 0)
+                    for log in logging_outputs
+                )
+            )
             entry["updates"] += int(tokens > 0)
             entry["tokens"] += tokens
             for name, key in (("tu", TU_KEY), ("flops", FLOPS_KEY)):
-                entry[name] += float(sum(log.get(objective_key(key, objective), 0)
-                                         for log in logging_outputs))  # fmt: skip
+                entry[name] += float(
+                    sum(
+                        log.get(objective_key(key, objective), 0)
+                        for log in logging_outputs
+                    )
+                )
         # weight 0: every aggregation window shows the running total, not an average
         metrics.log_scalar("tu", ledger.tu, weight=0, priority=LOG_PRIORITY)
         metrics.log_scalar("flops", ledger.flops, weight=0, priority=LOG_PRIORITY + 1)

@@ -80,8 +80,9 @@ class JointCriterion(FairseqCriterion):
         if DENOISING in objectives:
             extra = {}
             if MLM in objectives:  # one forward for both (one DDP forward per batch)
-                extra = dict(mlm_src_tokens=mlm["net_input"]["src_tokens"],
-                             masked_tokens=masked)  # fmt: skip
+                extra = dict(
+                    mlm_src_tokens=mlm["net_input"]["src_tokens"], masked_tokens=masked
+                )
             net_output = model(**denoising["net_input"], **extra)
             mlm_logits = net_output[1].get("mlm_logits")
         elif MLM in objectives:
@@ -135,16 +136,20 @@ class JointCriterion(FairseqCriterion):
 
         sample_size = total("sample_size")
         metrics.log_scalar(
-            "loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size,
+            "loss",
+            total("loss") / max(sample_size, 1) / math.log(2),
+            sample_size,
             round=3,
-        )  # fmt: skip
+        )
         for objective in OBJECTIVES:
             n = total(_tokens_key(objective))
             if n > 0:
                 metrics.log_scalar(
-                    f"{objective}_loss", total(_sum_key(objective)) / n / math.log(2), n,
+                    f"{objective}_loss",
+                    total(_sum_key(objective)) / n / math.log(2),
+                    n,
                     round=3,
-                )  # fmt: skip
+                )
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

@@ -94,8 +94,13 @@ class SentenceClassificationCriterion(_LabelsCriterion):
         logits = model.heads[SENTENCE_HEAD](self._features(model, sample)[:, 0])
         loss, correct = _sentence_terms(logits, sample["sentence_target"])
         n = len(logits)
-        log = {"loss": loss.data, "ntokens": sample["ntokens"], "nsentences": n,
-               "sample_size": n, "ncorrect": correct}  # fmt: skip
+        log = {
+            "loss": loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": n,
+            "sample_size": n,
+            "ncorrect": correct,
+        }
         return loss, n, log
 
     @staticmethod
@@ -112,8 +117,13 @@ class WordTaggingCriterion(_LabelsCriterion):
         loss, terms = _word_terms(
             logits, sample["target"], self.task.labels, with_spans=not model.training
         )
-        log = {"loss": loss.data, "ntokens": sample["ntokens"],
-               "nsentences": len(logits), "sample_size": terms["_nwords"], **terms}  # fmt: skip
+        log = {
+            "loss": loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": len(logits),
+            "sample_size": terms["_nwords"],
+            **terms,
+        }
         return loss, terms["_nwords"], log
 
     @staticmethod
@@ -132,21 +142,31 @@ class IntentSlotsCriterion(_LabelsCriterion):
             model.heads[INTENT_HEAD](features[:, 0]), sample["sentence_target"]
         )
         slot_loss, terms = _word_terms(
-            model.heads[SLOT_HEAD](features), sample["target"], self.task.labels,
+            model.heads[SLOT_HEAD](features),
+            sample["target"],
+            self.task.labels,
             with_spans=not model.training,
-        )  # fmt: skip
+        )
         n = len(features)
         # the sum of the two means, with fairseq dividing by the number of sentences
         loss = intent_loss + slot_loss * (n / max(terms["_nwords"], 1))
-        log = {"loss": loss.data, "ntokens": sample["ntokens"], "nsentences": n,
-               "sample_size": n, "ncorrect_intents": correct, **terms}  # fmt: skip
+        log = {
+            "loss": loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": n,
+            "sample_size": n,
+            "ncorrect_intents": correct,
+            **terms,
+        }
         return loss, n, log
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
         _log_loss(logging_outputs)
-        _log_sums(logging_outputs, ["nsentences", "ncorrect_intents", "_nwords",
-                                    "_ncorrect_words"])  # fmt: skip
+        _log_sums(
+            logging_outputs,
+            ["nsentences", "ncorrect_intents", "_nwords", "_ncorrect_words"],
+        )
         metrics.log_derived("intent_accuracy", _percent("ncorrect_intents", "nsentences"))
         metrics.log_derived("slot_accuracy", _percent("ncorrect_words", "nwords"))
         _log_span_f1(logging_outputs, "slot_f1")

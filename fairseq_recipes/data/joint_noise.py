@@ -40,8 +40,10 @@ class JointNoiseDataset(FairseqDataset):
     def collater(self, samples):
         if not samples:
             return {}
-        batch = {name: view.collater([s[name] for s in samples])
-                 for name, view in self.views.items()}  # fmt: skip
+        batch = {
+            name: view.collater([s[name] for s in samples])
+            for name, view in self.views.items()
+        }
         batch.update(
             id=torch.LongTensor([s["id"] for s in samples]),
             nsentences=len(samples),
@@ -59,8 +61,10 @@ class JointNoiseDataset(FairseqDataset):
 
     @property
     def can_reuse_epoch_itr_across_epochs(self):
-        return all(getattr(view, "can_reuse_epoch_itr_across_epochs", True)
-                   for view in self.views.values())  # fmt: skip
+        return all(
+            getattr(view, "can_reuse_epoch_itr_across_epochs", True)
+            for view in self.views.values()
+        )
 
     @property
     def sizes(self):

@@ -52,8 +52,13 @@ def split_problem(prefix: Path) -> Optional[str]:
     return None
 
 
-def check_corpus(shards: Sequence[str], langs: List[str], dictionary_size: int,
-                 splits=("train",), valid_split="valid") -> None:  # fmt: skip
+def check_corpus(
+    shards: Sequence[str],
+    langs: List[str],
+    dictionary_size: int,
+    splits=("train",),
+    valid_split="valid",
+) -> None:
     """Every shard has every language's training split, complete; the first shard's
     validation splits are complete; and the manifest beside the shards (when there is
     one) lists these languages, shards and vocabulary."""

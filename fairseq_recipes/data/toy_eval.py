@@ -57,8 +57,13 @@ DIRS = dict(zip(TASKS, ("xnli", "matis", "panx", "ud", "mtop", "xsum")))
 KINDS = ("lives", "works", "age", "act", "desc", "org_in")
 FACTS = KINDS[:3]  # a person's facts, the ones XNLI and XSum state
 NLI_LABELS = ("entailment", "neutral", "contradiction")
-ATIS_INTENTS = dict(zip(KINDS, "atis_city atis_employer atis_age atis_activity "
-                        "atis_description atis_org_city".split()))  # fmt: skip
+ATIS_INTENTS = dict(
+    zip(
+        KINDS,
+        "atis_city atis_employer atis_age atis_activity "
+        "atis_description atis_org_city".split(),
+    )
+)
 ATIS_SLOTS = {"PER": "person_name", "LOC": "city_name", "ORG": "org_name"}
 # short label names: a toy SentencePiece model spells labels letter by letter, and shorter
 # forms let a tiny model reach exact matches within the main job's few hundred updates
@@ -264,8 +269,14 @@ def _xsum(world, langs, sizes, seed):
     return files
 
 
-BUILDERS = {"xnli": _xnli, "matis": _matis, "wikiann": _wikiann, "udpos": _udpos,
-            "mtop": _mtop, "xsum": _xsum}  # fmt: skip
+BUILDERS = {
+    "xnli": _xnli,
+    "matis": _matis,
+    "wikiann": _wikiann,
+    "udpos": _udpos,
+    "mtop": _mtop,
+    "xsum": _xsum,
+}
 
 
 # ---- writing -----------------------------------------------------------------------
@@ -289,9 +300,17 @@ def _checked(langs, tasks, sizes):
     return langs, tasks
 
 
-def write_eval_data(output, langs=LANGS, train: int = 512, dev: int = 64, test: int = 64,
-                    seed: int = 1, world_seed: int = 0, tasks=TASKS,
-                    overwrite: bool = False) -> dict:  # fmt: skip
+def write_eval_data(
+    output,
+    langs=LANGS,
+    train: int = 512,
+    dev: int = 64,
+    test: int = 64,
+    seed: int = 1,
+    world_seed: int = 0,
+    tasks=TASKS,
+    overwrite: bool = False,
+) -> dict:
     """Write the tasks' sets under ``output`` (see the module docstring) and return
     {task: its directory}. Sizes are examples (XSum: documents) per split and language.
 
@@ -327,14 +346,23 @@ def cli_main(argv=None) -> None:
     parser.add_argument("--dev", type=int, default=64, help="examples per language")
     parser.add_argument("--test", type=int, default=64, help="examples per language")
     parser.add_argument("--seed", type=int, default=1, help="seed of the examples")
-    parser.add_argument("--world-seed", type=int, default=0,
-                        help="keep the pre-training corpus's world")  # fmt: skip
+    parser.add_argument(
+        "--world-seed", type=int, default=0, help="keep the pre-training corpus's world"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace --output")
     args = parser.parse_args(argv)
     langs = parse_langs(args.langs) or list(LANGS)
-    dirs = write_eval_data(args.output, langs, args.train, args.dev, args.test,
-                           args.seed, args.world_seed, parse_langs(args.tasks) or [],
-                           args.overwrite)  # fmt: skip
+    dirs = write_eval_data(
+        args.output,
+        langs,
+        args.train,
+        args.dev,
+        args.test,
+        args.seed,
+        args.world_seed,
+        parse_langs(args.tasks) or [],
+        args.overwrite,
+    )
     per_lang, n_langs = args.train + args.dev + args.test, len(set(langs))
     for task, path in dirs.items():
         count = {"xnli": args.train + (args.dev + args.test) * n_langs, "xsum": per_lang}

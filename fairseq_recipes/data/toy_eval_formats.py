@@ -17,8 +17,12 @@ XNLI_HEADER = (
     "sentence2_parse sentence1 sentence2 promptID pairID genre label1 label2 label3 "
     "label4 label5 sentence1_tokenized sentence2_tokenized match"
 ).split()
-UD_LANGUAGES = dict(zip("en fr de es ru hi ar ja".split(), "English French German "
-                        "Spanish Russian Hindi Arabic Japanese".split()))  # fmt: skip
+UD_LANGUAGES = dict(
+    zip(
+        "en fr de es ru hi ar ja".split(),
+        "English French German " "Spanish Russian Hindi Arabic Japanese".split(),
+    )
+)
 
 
 def words(tokens: Sequence[Token]) -> List[str]:
@@ -45,8 +49,27 @@ def xnli_tsv(rows) -> str:
     for lang, label, premise, hypothesis, pair in rows:
         s1, s2 = render(lang, premise), render(lang, hypothesis)
         t1, t2 = " ".join(words(premise)), " ".join(words(hypothesis))
-        lines.append("\t".join([lang, label, "", "", "", "", s1, s2, str(pair), str(pair),
-                                "toy", *[label] * 5, t1, t2, "True"]))  # fmt: skip
+        lines.append(
+            "\t".join(
+                [
+                    lang,
+                    label,
+                    "",
+                    "",
+                    "",
+                    "",
+                    s1,
+                    s2,
+                    str(pair),
+                    str(pair),
+                    "toy",
+                    *[label] * 5,
+                    t1,
+                    t2,
+                    "True",
+                ]
+            )
+        )
     return _lines(lines)
 
 
@@ -104,8 +127,9 @@ def conllu(
             misc = "SpaceAfter=No" if end < len(text) and text[end] != " " else "_"
             rel = "root" if i == root else "punct" if upos == "PUNCT" else "dep"
             head = 0 if i == root else root
-            out.append("\t".join([str(i), word, "_", upos, "_", "_", str(head), rel, "_",
-                                  misc]))  # fmt: skip
+            out.append(
+                "\t".join([str(i), word, "_", upos, "_", "_", str(head), rel, "_", misc])
+            )
         out.append("")
     return _lines(out)
 
@@ -121,11 +145,16 @@ def mtop_line(ident: str, intent: str, lang: str, tokens, slots) -> str:
     spans = ",".join(
         f"{starts[a]}:{starts[b - 1] + sizes[b - 1]}:{name}" for a, b, name in slots
     )
-    form = " ".join([f"[{intent}"] + [f"[{name} {' '.join(ws[a:b])} ]"
-                                      for a, b, name in slots] + ["]"])  # fmt: skip
+    form = " ".join(
+        [f"[{intent}"]
+        + [f"[{name} {' '.join(ws[a:b])} ]" for a, b, name in slots]
+        + ["]"]
+    )
     token_json = json.dumps(
-        {"tokens": ws, "tokenSpans": [{"start": s, "length": n}
-                                      for s, n in zip(starts, sizes)]},  # fmt: skip
+        {
+            "tokens": ws,
+            "tokenSpans": [{"start": s, "length": n} for s, n in zip(starts, sizes)],
+        },
         ensure_ascii=False,
     )
     return "\t".join(
@@ -138,6 +167,10 @@ def xsum_summary(ident: str, title: str, summary: str, body: Sequence[str]) -> s
     url = (
         f"http://web.archive.org/web/20160101000000/http://www.bbc.co.uk/news/toy-{ident}"
     )
-    sections = [("URL", [url]), ("TITLE", [title]), ("FIRST-SENTENCE", [summary]),
-                ("RESTBODY", list(body))]  # fmt: skip
+    sections = [
+        ("URL", [url]),
+        ("TITLE", [title]),
+        ("FIRST-SENTENCE", [summary]),
+        ("RESTBODY", list(body)),
+    ]
     return "\n".join(f"[SN]{name}[SN]\n" + _lines(lines) for name, lines in sections)

@@ -38,15 +38,31 @@ PLUGIN = Path(__file__).resolve().parents[1]
 
 #: evaluation task -> fairseq task, criterion, validation metric, file format
 TASKS = {
-    "xnli": dict(task="recipes_sentence_pair", criterion="recipes_sentence_classification",
-                 metric="accuracy", format=None),
-    "matis": dict(task="recipes_intent_slots", criterion="recipes_intent_slots",
-                  metric="slot_f1", format=None),
-    "wikiann": dict(task="recipes_word_tagging", criterion="recipes_word_tagging",
-                    metric="f1", format="panx"),
-    "udpos": dict(task="recipes_word_tagging", criterion="recipes_word_tagging",
-                  metric="f1", format="conllu"),
-}  # fmt: skip
+    "xnli": dict(
+        task="recipes_sentence_pair",
+        criterion="recipes_sentence_classification",
+        metric="accuracy",
+        format=None,
+    ),
+    "matis": dict(
+        task="recipes_intent_slots",
+        criterion="recipes_intent_slots",
+        metric="slot_f1",
+        format=None,
+    ),
+    "wikiann": dict(
+        task="recipes_word_tagging",
+        criterion="recipes_word_tagging",
+        metric="f1",
+        format="panx",
+    ),
+    "udpos": dict(
+        task="recipes_word_tagging",
+        criterion="recipes_word_tagging",
+        metric="f1",
+        format="conllu",
+    ),
+}
 #: the metric of each task that avg-0s and the report use
 MAIN_METRIC = {"xnli": "accuracy", "matis": "slot_f1", "wikiann": "f1", "udpos": "f1"}
 
@@ -71,22 +87,64 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     total = settings["max_updates"]  # the decay's end; --max-epoch may stop it first
     seq2seq.note_early_stop(args.task, settings, n_train)
     out = [
-        args.data, "--user-dir", PLUGIN, "--task", spec["task"],
-        "--criterion", spec["criterion"], "--arch", "recipes_encoder_heads",
-        "--encoder-from", args.checkpoint,
-        "--train-file", args.train, "--valid-file", args.valid,
-        "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
-        "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
-        "--lr-scheduler", "polynomial_decay", "--lr", settings["peak_lr"],
-        "--warmup-updates", min(settings["warmup_updates"], total),
-        "--end-learning-rate", 0, "--power", 1, "--total-num-update", total,
-        "--max-update", total, "--max-epoch", settings["epochs"],
-        "--batch-size", settings["batch_size"], "--required-batch-size-multiple", 1,
-        "--save-dir", run_dir / "checkpoints", "--no-epoch-checkpoints",
-        "--best-checkpoint-metric", spec["metric"], "--maximize-best-checkpoint-metric",
-        "--seed", seed, "--log-format", "simple", "--log-interval", args.log_interval,
-        "--max-piece-tokens", args.max_piece_tokens,
-    ]  # fmt: skip
+        args.data,
+        "--user-dir",
+        PLUGIN,
+        "--task",
+        spec["task"],
+        "--criterion",
+        spec["criterion"],
+        "--arch",
+        "recipes_encoder_heads",
+        "--encoder-from",
+        args.checkpoint,
+        "--train-file",
+        args.train,
+        "--valid-file",
+        args.valid,
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        str(paper.FINETUNE_ADAM_BETAS),
+        "--weight-decay",
+        paper.FINETUNE_WEIGHT_DECAY,
+        "--dropout",
+        paper.FINETUNE_DROPOUT,
+        "--lr-scheduler",
+        "polynomial_decay",
+        "--lr",
+        settings["peak_lr"],
+        "--warmup-updates",
+        min(settings["warmup_updates"], total),
+        "--end-learning-rate",
+        0,
+        "--power",
+        1,
+        "--total-num-update",
+        total,
+        "--max-update",
+        total,
+        "--max-epoch",
+        settings["epochs"],
+        "--batch-size",
+        settings["batch_size"],
+        "--required-batch-size-multiple",
+        1,
+        "--save-dir",
+        run_dir / "checkpoints",
+        "--no-epoch-checkpoints",
+        "--best-checkpoint-metric",
+        spec["metric"],
+        "--maximize-best-checkpoint-metric",
+        "--seed",
+        seed,
+        "--log-format",
+        "simple",
+        "--log-interval",
+        args.log_interval,
+        "--max-piece-tokens",
+        args.max_piece_tokens,
+    ]
     if seq2seq.freeze_embeddings(args):
         out += ["--freeze-embeddings"]
     if spec["format"]:
@@ -198,9 +256,13 @@ def run_seed(args, seed: int, tests: dict, n_train: int) -> dict:
     best = run_dir / "checkpoints" / "checkpoint_best.pt"
     if is_seq2seq:
         result = seq2seq.evaluate(
-            args, best, tests, run_dir,
-            lambda path, lang: _read(args, path, lang, "test"), _write_rows,
-        )  # fmt: skip
+            args,
+            best,
+            tests,
+            run_dir,
+            lambda path, lang: _read(args, path, lang, "test"),
+            _write_rows,
+        )
     else:
         result = evaluate(best, tests, run_dir, args.task)
     result.update(seed=seed, model=str(args.checkpoint))
@@ -220,9 +282,18 @@ def checkpoint_args(args) -> list:
 
 
 #: option -> smallest valid value (None: the option may be left unset)
-_AT_LEAST = {"seeds": 1, "batch_size": 1, "epochs": 1, "max_updates": 1,
-             "warmup_updates": 0, "max_piece_tokens": 8, "max_source_tokens": 8,
-             "max_target_tokens": 2, "generate_batch_size": 1, "log_interval": 1}  # fmt: skip
+_AT_LEAST = {
+    "seeds": 1,
+    "batch_size": 1,
+    "epochs": 1,
+    "max_updates": 1,
+    "warmup_updates": 0,
+    "max_piece_tokens": 8,
+    "max_source_tokens": 8,
+    "max_target_tokens": 2,
+    "generate_batch_size": 1,
+    "log_interval": 1,
+}
 
 
 def check_values(args) -> None:
@@ -248,8 +319,11 @@ def run(args) -> list:
         args.valid = args.valid or files.valid
         args.test = args.test or [f"{lang}={path}" for lang, path in files.tests.items()]
         files.apply(args)  # the layout's options: --xsum-split-file, --format
-    for path, option in [(args.checkpoint, "--checkpoint"), (args.train, "--train"),
-                         (args.valid, "--valid")]:  # fmt: skip
+    for path, option in [
+        (args.checkpoint, "--checkpoint"),
+        (args.train, "--train"),
+        (args.valid, "--valid"),
+    ]:
         if not path:
             raise RecipesError(f"{option} is required (or --eval-data)")
         if not file_exists(path):
@@ -264,10 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recipes-finetune", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--checkpoint", "--encoder", dest="checkpoint", required=True,
+        "--checkpoint",
+        "--encoder",
+        dest="checkpoint",
+        required=True,
         help="checkpoint to fine-tune: its encoder (xnli, matis, wikiann, udpos) or the "
         "seq2seq model (mtop, xsum)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--task", required=True, choices=list(TASKS) + list(seq2seq.SEQ2SEQ_TASKS)
     )
@@ -280,9 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default to its files",
     )
     parser.add_argument(
-        "--langs", nargs="+", help="with --eval-data: test languages (default: the "
+        "--langs",
+        nargs="+",
+        help="with --eval-data: test languages (default: the "
         "paper's languages the dataset has)",
-    )  # fmt: skip
+    )
     parser.add_argument("--train", help="English training file (XSUM: or directory)")
     parser.add_argument("--valid", help="English validation file")
     parser.add_argument("--test", nargs="+", default=[], metavar="LANG=FILE")
@@ -303,18 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-piece-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
     parser.add_argument(
-        "--freeze-embeddings", action=argparse.BooleanOptionalAction,
+        "--freeze-embeddings",
+        action=argparse.BooleanOptionalAction,
         help="keep the token and position embeddings fixed (default: the paper's "
         "reading, paper.FINETUNE_FREEZE_EMBEDDINGS: frozen for the encoder tasks, not "
         "for mtop and xsum)",
-    )  # fmt: skip
+    )
     s2s = parser.add_argument_group("seq2seq tasks (mtop, xsum)")
     s2s.add_argument("--max-source-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
     s2s.add_argument("--max-target-tokens", type=int, default=paper.TOKENS_PER_SAMPLE)
     s2s.add_argument(
-        "--target-format", choices=["sentinels", "words"], default="sentinels",
+        "--target-format",
+        choices=["sentinels", "words"],
+        default="sentinels",
         help="mtop: targets point at input words through word sentinels, or spell them",
-    )  # fmt: skip
+    )
     s2s.add_argument(
         "--xsum-split-file",
         help="XSUM raw release: XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json",
@@ -322,10 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     s2s.add_argument("--generate-batch-size", type=int, default=32)
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument(
-        "--discard-checkpoints", action="store_true",
+        "--discard-checkpoints",
+        action="store_true",
         help="save only the best model's weights and delete them once the seed's "
         "metrics.json is written (rehearsals, sweeps: nothing reads them afterwards)",
-    )  # fmt: skip
+    )
     parser.add_argument("--log-interval", type=int, default=100)
     over = parser.add_argument_group("overrides of the paper's settings (paper.FINETUNE)")
     over.add_argument("--peak-lr", type=float)

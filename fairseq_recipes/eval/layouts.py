@@ -59,29 +59,53 @@ class TaskFiles:
 
 def _udpos(root: str):
     if os.path.isfile(f"{root}/train-en.tsv"):  # XTREME's processed files
-        return (f"{root}/train-en.tsv", f"{root}/dev-en.tsv",
-                lambda lang: f"{root}/test-{lang}.tsv", ["--format", "two-column"])  # fmt: skip
-    return (treebank_pattern(root, "en", "train"), treebank_pattern(root, "en", "dev"),
-            lambda lang: treebank_pattern(root, lang, "test"), [])  # fmt: skip
+        return (
+            f"{root}/train-en.tsv",
+            f"{root}/dev-en.tsv",
+            lambda lang: f"{root}/test-{lang}.tsv",
+            ["--format", "two-column"],
+        )
+    return (
+        treebank_pattern(root, "en", "train"),
+        treebank_pattern(root, "en", "dev"),
+        lambda lang: treebank_pattern(root, lang, "test"),
+        [],
+    )
 
 
 def _paths(task: str, root: str):
     """(train, valid, test(lang), options) of ``task`` under ``root``."""
     if task == "xnli":
         xnli = f"{root}/XNLI-1.0"
-        return (f"{root}/XNLI-MT-1.0/multinli/multinli.train.en.tsv",
-                f"{xnli}/xnli.dev.tsv", lambda lang: f"{xnli}/xnli.test.tsv", [])  # fmt: skip
+        return (
+            f"{root}/XNLI-MT-1.0/multinli/multinli.train.en.tsv",
+            f"{xnli}/xnli.dev.tsv",
+            lambda lang: f"{xnli}/xnli.test.tsv",
+            [],
+        )
     if task == "matis":
-        return (f"{root}/train_EN.tsv", f"{root}/dev_EN.tsv",
-                lambda lang: f"{root}/test_{lang.upper()}.tsv", [])  # fmt: skip
+        return (
+            f"{root}/train_EN.tsv",
+            f"{root}/dev_EN.tsv",
+            lambda lang: f"{root}/test_{lang.upper()}.tsv",
+            [],
+        )
     if task == "wikiann":
-        return (f"{root}/en/train", f"{root}/en/dev",
-                lambda lang: f"{root}/{lang}/test", [])  # fmt: skip
+        return (
+            f"{root}/en/train",
+            f"{root}/en/dev",
+            lambda lang: f"{root}/{lang}/test",
+            [],
+        )
     if task == "udpos":
         return _udpos(root)
     if task == "mtop":
-        return (f"{root}/en/train.txt", f"{root}/en/eval.txt",
-                lambda lang: f"{root}/{lang}/test.txt", [])  # fmt: skip
+        return (
+            f"{root}/en/train.txt",
+            f"{root}/en/eval.txt",
+            lambda lang: f"{root}/{lang}/test.txt",
+            [],
+        )
     if task == "xsum":
         if os.path.isdir(f"{root}/bbc-summary-data"):
             release = f"{root}/bbc-summary-data"

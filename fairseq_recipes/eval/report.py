@@ -46,15 +46,24 @@ from .finetune import MAIN_METRIC
 from .intervals import seed_interval
 
 #: (task, metric) of the per-language tables, in the paper's order
-LANGUAGE_TABLES = [("xnli", "accuracy"), ("matis", "intent_accuracy"),
-                   ("matis", "slot_f1"), ("wikiann", "f1"), ("udpos", "f1"),
-                   ("mtop", "sciem")]  # fmt: skip
+LANGUAGE_TABLES = [
+    ("xnli", "accuracy"),
+    ("matis", "intent_accuracy"),
+    ("matis", "slot_f1"),
+    ("wikiann", "f1"),
+    ("udpos", "f1"),
+    ("mtop", "sciem"),
+]
 TASK_ORDER = ["xnli", "matis", "wikiann", "udpos"]
 #: (task, metric, split) of Table 3: split is a key of metrics.json ("en", "avg_0s"),
 #: or None for ``languages.en[metric]`` (XSUM is English-only)
-SEQ2SEQ_COLUMNS = [("mtop", "sciem", "en"), ("mtop", "sciem", "avg_0s"),
-                   ("xsum", "rouge1", None), ("xsum", "rouge2", None),
-                   ("xsum", "rougeL", None)]  # fmt: skip
+SEQ2SEQ_COLUMNS = [
+    ("mtop", "sciem", "en"),
+    ("mtop", "sciem", "avg_0s"),
+    ("xsum", "rouge1", None),
+    ("xsum", "rouge2", None),
+    ("xsum", "rougeL", None),
+]
 #: per-language charts: (task, metric)
 CHARTS = [(task, MAIN_METRIC[task]) for task in TASK_ORDER] + [("mtop", "sciem")]
 ROUGE_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
@@ -129,11 +138,14 @@ def summarize(runs, value, interval=lambda run: None) -> Optional[Cell]:
     else:
         ci = interval(scored[0][2])
     return Cell(
-        mean=statistics.mean(means), runs=len(scored), pretrain_seeds=len(means),
+        mean=statistics.mean(means),
+        runs=len(scored),
+        pretrain_seeds=len(means),
         finetune_sd=math.sqrt(statistics.mean(within)) if within else None,
-        pretrain_sd=_sd(means), interval=ci,
+        pretrain_sd=_sd(means),
+        interval=ci,
         by_pretrain_seed=[(m, _sd(g)) for m, g in zip(means, groups)],
-    )  # fmt: skip
+    )
 
 
 def _run_interval(run, split, metric):
@@ -144,14 +156,19 @@ def _run_interval(run, split, metric):
 
 def _lang_summary(runs, lang, metric) -> Optional[Cell]:
     """One language's metric over the runs."""
-    return summarize(runs, lambda r: r["languages"].get(lang, {}).get(metric),
-                     lambda r: _run_interval(r, lang, metric))  # fmt: skip
+    return summarize(
+        runs,
+        lambda r: r["languages"].get(lang, {}).get(metric),
+        lambda r: _run_interval(r, lang, metric),
+    )
 
 
 def _languages(found, models, task):
     """The task's languages, English first."""
-    return sorted({lang for m in models for r in found[m][task] for lang in r["languages"]},
-                  key=lambda lang: (lang != "en", lang))  # fmt: skip
+    return sorted(
+        {lang for m in models for r in found[m][task] for lang in r["languages"]},
+        key=lambda lang: (lang != "en", lang),
+    )
 
 
 #: after the name of a model that is not in the paper (recipe 3), as recipes-cost marks it
@@ -203,8 +220,9 @@ def ranks(column: List[Optional[Cell]]) -> List[int]:
     """Per cell: 1 (best), 2 (second) or 0 (no mark). Best only where its 95% interval
     lies above every other's, second only where best is marked and its interval lies
     above every lower one's: a difference within the noise is no ranking."""
-    order = sorted([i for i, c in enumerate(column) if c is not None],
-                   key=lambda i: -column[i].mean)  # fmt: skip
+    order = sorted(
+        [i for i, c in enumerate(column) if c is not None], key=lambda i: -column[i].mean
+    )
     out = [0] * len(column)
     cells = [column[i] for i in order]
     if len(cells) >= 2 and _above(cells[0], cells[1:]):
@@ -242,8 +260,15 @@ def _csv_cell(cell: Cell) -> list:
         return "" if x is None else f"{x:.4f}"
 
     low, high = cell.interval or (None, None)
-    return [f"{cell.mean:.4f}", num(cell.finetune_sd), num(cell.pretrain_sd), num(low),
-            num(high), cell.runs, cell.pretrain_seeds]  # fmt: skip
+    return [
+        f"{cell.mean:.4f}",
+        num(cell.finetune_sd),
+        num(cell.pretrain_sd),
+        num(low),
+        num(high),
+        cell.runs,
+        cell.pretrain_seeds,
+    ]
 
 
 CSV_STATS = ["mean", "std", "pretrain_std", "ci_low", "ci_high", "runs", "pretrain_seeds"]
@@ -260,8 +285,9 @@ def _column_cell(runs, metric, split) -> Optional[Cell]:
     or ``avg_0s``), or None for English's ``metric`` (XSUM's ROUGE types)."""
     if split is None:
         return _lang_summary(runs, "en", metric)
-    return summarize(runs, lambda r: r.get(split),
-                     lambda r: _run_interval(r, split, metric))  # fmt: skip
+    return summarize(
+        runs, lambda r: r.get(split), lambda r: _run_interval(r, split, metric)
+    )
 
 
 def _score_table(found: dict, columns):
@@ -271,11 +297,15 @@ def _score_table(found: dict, columns):
     if not models:
         return None
     columns = [c for c in columns if any(c[0] in found[m] for m in models)]
-    cells = [[_column_cell(found[m].get(task, []), metric, split) for m in models]
-             for task, metric, split in columns]  # fmt: skip
+    cells = [
+        [_column_cell(found[m].get(task, []), metric, split) for m in models]
+        for task, metric, split in columns
+    ]
     splits = [(split or "en").replace("_", "-") for _, _, split in columns]
-    header = ["Model"] + [f"{task} {metric}" + (f" {name}" if split else "")
-                          for (task, metric, split), name in zip(columns, splits)]  # fmt: skip
+    header = ["Model"] + [
+        f"{task} {metric}" + (f" {name}" if split else "")
+        for (task, metric, split), name in zip(columns, splits)
+    ]
     marked = [_marked(column) for column in cells]
     rows = [[label(m)] + [col[i] for col in marked] for i, m in enumerate(models)]
     csv_rows = [["model", "task", "metric", "split", *CSV_STATS]]
@@ -314,12 +344,17 @@ def language_tables(found: dict):
                 if cell is not None:
                     csv_rows.append([m, task, metric, lang, *_csv_cell(cell)])
             rows.append([label(m)] + cells)
-        parts.append(f"### {task} {metric}\n\n" + _markdown(["Model", *langs], rows)
-                     + _note(models))  # fmt: skip
+        parts.append(
+            f"### {task} {metric}\n\n"
+            + _markdown(["Model", *langs], rows)
+            + _note(models)
+        )
     if parts:
-        parts.append("Each cell: the score as in Tables 2 and 3 and its 95% interval "
-                     "[low, high] (over seeds, or with one run a bootstrap over the test "
-                     "set's examples).")  # fmt: skip
+        parts.append(
+            "Each cell: the score as in Tables 2 and 3 and its 95% interval "
+            "[low, high] (over seeds, or with one run a bootstrap over the test "
+            "set's examples)."
+        )
     return "\n\n".join(parts), csv_rows
 
 
@@ -333,10 +368,18 @@ def _bars(ax, groups, series):
         ax.bar(x, means, width, label=name)
         known = [(xi, c) for xi, c in zip(x, cells) if c is not None and c.interval]
         if known:
-            ax.errorbar([xi for xi, _ in known], [c.mean for _, c in known],
-                        yerr=[[c.mean - c.interval[0] for _, c in known],
-                              [c.interval[1] - c.mean for _, c in known]],
-                        fmt="none", ecolor="black", capsize=2, linewidth=0.8)  # fmt: skip
+            ax.errorbar(
+                [xi for xi, _ in known],
+                [c.mean for _, c in known],
+                yerr=[
+                    [c.mean - c.interval[0] for _, c in known],
+                    [c.interval[1] - c.mean for _, c in known],
+                ],
+                fmt="none",
+                ecolor="black",
+                capsize=2,
+                linewidth=0.8,
+            )
     ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))])
     ax.set_xticklabels(groups)
     ax.legend(fontsize="small")
@@ -348,27 +391,41 @@ def seeds_figure(found: dict, output: Path) -> Optional[Path]:
     deviation) beside the mean; written when some model has two or more runs."""
     panels = [(t, m) for t, m in CHARTS if any(t in found[x] for x in found)]
     panels += [("xsum", "rougeL")] if any("xsum" in found[x] for x in found) else []
-    summaries = {(t, m): [(x, _lang_summary(found[x].get(t, []), "en", m)) for x in found]
-                 for t, m in panels}  # fmt: skip
+    summaries = {
+        (t, m): [(x, _lang_summary(found[x].get(t, []), "en", m)) for x in found]
+        for t, m in panels
+    }
     if not any(c and c.runs > 1 for cells in summaries.values() for _, c in cells):
         return None
-    fig, axes = pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 4.5),
-                                  squeeze=False)  # fmt: skip
+    fig, axes = pyplot().subplots(
+        1, len(panels), figsize=(4 * len(panels), 4.5), squeeze=False
+    )
     for ax, (task, metric) in zip(axes[0], panels):
         cells = [(x, c) for x, c in summaries[(task, metric)] if c is not None]
         for i, (_, c) in enumerate(cells):
             n = len(c.by_pretrain_seed)
             xs = [i + (j - (n - 1) / 2) * 0.12 for j in range(n)]
             for x, (mean, sd) in zip(xs, c.by_pretrain_seed):
-                ax.errorbar([x], [mean], yerr=None if sd is None else [[sd], [sd]],
-                            fmt="o", color="tab:blue", capsize=2, markersize=4)  # fmt: skip
+                ax.errorbar(
+                    [x],
+                    [mean],
+                    yerr=None if sd is None else [[sd], [sd]],
+                    fmt="o",
+                    color="tab:blue",
+                    capsize=2,
+                    markersize=4,
+                )
             ax.hlines(c.mean, i - 0.3, i + 0.3, color="tab:red")
         ax.set_xticks(range(len(cells)))
-        ax.set_xticklabels([label(x) for x, _ in cells], rotation=60, ha="right",
-                           fontsize="x-small")  # fmt: skip
+        ax.set_xticklabels(
+            [label(x) for x, _ in cells], rotation=60, ha="right", fontsize="x-small"
+        )
         ax.set_title(f"{task} {metric} (en)", fontsize="small")
-    axes[0][0].set_ylabel("score: a point per pre-training seed, bar = sd over "
-                          "fine-tuning seeds, line = mean", fontsize="x-small")  # fmt: skip
+    axes[0][0].set_ylabel(
+        "score: a point per pre-training seed, bar = sd over "
+        "fine-tuning seeds, line = mean",
+        fontsize="x-small",
+    )
     return save_figure(fig, output / "seeds.png")
 
 
@@ -404,17 +461,31 @@ def charts(found: dict, output: Path) -> list:
             continue
         langs = _languages(found, models, task)
         fig, ax = plt.subplots(figsize=(max(6, len(langs) * 0.8), 4))
-        _bars(ax, langs, [(label(m), [_lang_summary(found[m][task], lang, metric)
-                               for lang in langs]) for m in models])  # fmt: skip
+        _bars(
+            ax,
+            langs,
+            [
+                (
+                    label(m),
+                    [_lang_summary(found[m][task], lang, metric) for lang in langs],
+                )
+                for m in models
+            ],
+        )
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {metric} per language (zero-shot from English)")
         figures.append((task, fig))
     models = [m for m in found if "xsum" in found[m]]
     if models:
         fig, ax = plt.subplots(figsize=(max(6, len(models) * 1.5), 4))
-        _bars(ax, [label(m) for m in models],
-              [(name, [_lang_summary(found[m]["xsum"], "en", metric) for m in models])
-               for metric, name in ROUGE_LABELS.items()])  # fmt: skip
+        _bars(
+            ax,
+            [label(m) for m in models],
+            [
+                (name, [_lang_summary(found[m]["xsum"], "en", metric) for m in models])
+                for metric, name in ROUGE_LABELS.items()
+            ],
+        )
         ax.set_ylabel("ROUGE F1")
         ax.set_title("xsum: ROUGE-1/2/L F1")
         figures.append(("xsum", fig))

@@ -50,9 +50,16 @@ def settings(args) -> dict:
 
 def task_args(args) -> list:
     """What both fairseq-train and fairseq-generate need to build the task."""
-    out = ["--task", SEQ2SEQ_TASKS[args.task]["task"], "--train-file", args.train,
-           "--max-source-tokens", args.max_source_tokens,
-           "--max-target-tokens", args.max_target_tokens]  # fmt: skip
+    out = [
+        "--task",
+        SEQ2SEQ_TASKS[args.task]["task"],
+        "--train-file",
+        args.train,
+        "--max-source-tokens",
+        args.max_source_tokens,
+        "--max-target-tokens",
+        args.max_target_tokens,
+    ]
     if args.task == "mtop":
         out += ["--target-format", args.target_format]
     if args.task == "xsum" and args.xsum_split_file:
@@ -71,9 +78,12 @@ def note_early_stop(task: str, s: dict, n_train: int) -> None:
     rule of paper.FINETUNE: the decay ends at the max updates)."""
     updates = s["epochs"] * math.ceil(n_train / s["batch_size"])
     if updates < s["max_updates"]:
-        print(f"{task}: {s['epochs']} epochs of {n_train:,} examples end training at "
-              f"update {updates:,}, before the learning rate's decay ends at "
-              f"{s['max_updates']:,}", flush=True)  # fmt: skip
+        print(
+            f"{task}: {s['epochs']} epochs of {n_train:,} examples end training at "
+            f"update {updates:,}, before the learning rate's decay ends at "
+            f"{s['max_updates']:,}",
+            flush=True,
+        )
 
 
 def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
@@ -82,21 +92,58 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     total = s["max_updates"]
     note_early_stop(args.task, s, n_train)
     out = [
-        args.data, "--user-dir", PLUGIN, *task_args(args), "--valid-file", args.valid,
-        "--arch", "recipes_seq2seq", "--seq2seq-from", args.checkpoint,
-        "--criterion", "cross_entropy",
-        "--optimizer", "adam", "--adam-betas", str(paper.FINETUNE_ADAM_BETAS),
-        "--weight-decay", paper.FINETUNE_WEIGHT_DECAY, "--dropout", paper.FINETUNE_DROPOUT,
-        "--lr-scheduler", "recipes_exponential_warmup", "--lr", s["peak_lr"],
-        "--warmup-updates", min(s["warmup_updates"], total - 1),  # decay needs one
-        "--warmup-init-lr", min(paper.SEQ2SEQ_FINETUNE_INIT_LR, s["peak_lr"]),
-        "--end-learning-rate", min(paper.SEQ2SEQ_FINETUNE_END_LR, s["peak_lr"]),
-        "--total-num-update", total, "--max-update", total, "--max-epoch", s["epochs"],
-        "--batch-size", s["batch_size"], "--required-batch-size-multiple", 1,
-        "--save-dir", run_dir / "checkpoints", "--no-epoch-checkpoints",
-        "--best-checkpoint-metric", spec["metric"],
-        "--seed", seed, "--log-format", "simple", "--log-interval", args.log_interval,
-    ]  # fmt: skip
+        args.data,
+        "--user-dir",
+        PLUGIN,
+        *task_args(args),
+        "--valid-file",
+        args.valid,
+        "--arch",
+        "recipes_seq2seq",
+        "--seq2seq-from",
+        args.checkpoint,
+        "--criterion",
+        "cross_entropy",
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        str(paper.FINETUNE_ADAM_BETAS),
+        "--weight-decay",
+        paper.FINETUNE_WEIGHT_DECAY,
+        "--dropout",
+        paper.FINETUNE_DROPOUT,
+        "--lr-scheduler",
+        "recipes_exponential_warmup",
+        "--lr",
+        s["peak_lr"],
+        "--warmup-updates",
+        min(s["warmup_updates"], total - 1),  # decay needs one
+        "--warmup-init-lr",
+        min(paper.SEQ2SEQ_FINETUNE_INIT_LR, s["peak_lr"]),
+        "--end-learning-rate",
+        min(paper.SEQ2SEQ_FINETUNE_END_LR, s["peak_lr"]),
+        "--total-num-update",
+        total,
+        "--max-update",
+        total,
+        "--max-epoch",
+        s["epochs"],
+        "--batch-size",
+        s["batch_size"],
+        "--required-batch-size-multiple",
+        1,
+        "--save-dir",
+        run_dir / "checkpoints",
+        "--no-epoch-checkpoints",
+        "--best-checkpoint-metric",
+        spec["metric"],
+        "--seed",
+        seed,
+        "--log-format",
+        "simple",
+        "--log-interval",
+        args.log_interval,
+    ]
     if spec["maximize"]:
         out += ["--maximize-best-checkpoint-metric"]
     if freeze_embeddings(args):
@@ -143,12 +190,29 @@ def pointed_forms(args):
 
 
 def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
-    argv = [args.data, "--user-dir", PLUGIN, *task_args(args), "--test-file", path,
-            "--gen-subset", f"test.{lang}", "--path", checkpoint,
-            "--beam", paper.SEQ2SEQ_FINETUNE_BEAM, "--batch-size", args.generate_batch_size,
-            # targets were cut there in training: longer hypotheses cannot be better
-            "--max-len-a", 0, "--max-len-b", args.max_target_tokens,
-            "--required-batch-size-multiple", 1]  # fmt: skip
+    argv = [
+        args.data,
+        "--user-dir",
+        PLUGIN,
+        *task_args(args),
+        "--test-file",
+        path,
+        "--gen-subset",
+        f"test.{lang}",
+        "--path",
+        checkpoint,
+        "--beam",
+        paper.SEQ2SEQ_FINETUNE_BEAM,
+        "--batch-size",
+        args.generate_batch_size,
+        # targets were cut there in training: longer hypotheses cannot be better
+        "--max-len-a",
+        0,
+        "--max-len-b",
+        args.max_target_tokens,
+        "--required-batch-size-multiple",
+        1,
+    ]
     if pointers(args):  # fairseq's scorer would see pointers, not forms: none here
         argv += ["--keep-sentinels"]
     else:
@@ -189,8 +253,10 @@ def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) ->
         else:
             references = [e.summary for e in examples]
             metrics[lang] = rouge(references, predicted)
-            parts[lang] = {k: intervals.mean_parts(v)
-                           for k, v in rouge_per_pair(references, predicted).items()}  # fmt: skip
+            parts[lang] = {
+                k: intervals.mean_parts(v)
+                for k, v in rouge_per_pair(references, predicted).items()
+            }
         write(run_dir / "predictions" / f"{lang}.tsv", zip(references, predicted))
     return intervals.metrics_record(
         args.task, SEQ2SEQ_MAIN_METRIC[args.task], metrics, parts

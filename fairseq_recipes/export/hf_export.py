@@ -92,8 +92,11 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
     config_kwargs, weights = build(
         checkpoint, state["model"], args, getattr(torch, dtype)
     )
-    special_ids = dict(bos_token_id=dictionary.bos(), pad_token_id=dictionary.pad(),
-                       eos_token_id=dictionary.eos())  # fmt: skip
+    special_ids = dict(
+        bos_token_id=dictionary.bos(),
+        pad_token_id=dictionary.pad(),
+        eos_token_id=dictionary.eos(),
+    )
     if kind == "mlm":
         config = transformers.RobertaPreLayerNormConfig(**config_kwargs, **special_ids)
         model = transformers.RobertaPreLayerNormForMaskedLM(config)
@@ -117,8 +120,10 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
     summary = {
         "class": type(model).__name__,
         "kind": kind,
-        "layers": (config_kwargs.get("num_hidden_layers")
-                   or f"{config.encoder_layers}+{config.decoder_layers}"),  # fmt: skip
+        "layers": (
+            config_kwargs.get("num_hidden_layers")
+            or f"{config.encoder_layers}+{config.decoder_layers}"
+        ),
         "vocab": len(dictionary),
         "tied": config_kwargs["tie_word_embeddings"],
     }
@@ -162,10 +167,11 @@ def cli_main(argv=None) -> None:
     parser.add_argument("--checkpoint", required=True, help="fairseq checkpoint (.pt)")
     parser.add_argument("--output", required=True, help="directory to write")
     parser.add_argument(
-        "--data", default=None,
+        "--data",
+        default=None,
         help="folder with dict.txt and spm.model, or one of its shards (default: the "
         "checkpoint's --data)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--dtype", choices=DTYPES, default="float32", help="dtype of the saved weights"
     )
@@ -175,8 +181,7 @@ def cli_main(argv=None) -> None:
 
     # the command prints one line of its own: no transformers progress bars
     _transformers().utils.logging.disable_progress_bar()
-    summary = export(args.checkpoint, args.output, args.data, args.dtype,
-                     args.overwrite)  # fmt: skip
+    summary = export(args.checkpoint, args.output, args.data, args.dtype, args.overwrite)
     print(
         f"wrote {args.output}: {summary['class']} ({summary['layers']} layers, "
         f"vocabulary {summary['vocab']}, output projection "

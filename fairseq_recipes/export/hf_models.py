@@ -37,8 +37,14 @@ from ..checkpoints.encoder_state import (
 from ..errors import RecipesError
 
 #: fairseq --activation-fn -> transformers' name of the same function
-ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "gelu_fast": "gelu_new",
-               "relu": "relu", "tanh": "tanh", "linear": "linear"}  # fmt: skip
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_accurate": "gelu_new",
+    "gelu_fast": "gelu_new",
+    "relu": "relu",
+    "tanh": "tanh",
+    "linear": "linear",
+}
 #: fairseq's LayerNorm (torch's default epsilon)
 LAYER_NORM_EPS = 1e-5
 #: fairseq's learned positions start at padding_idx + 1 (pad = 1); mBART's at 2
@@ -47,12 +53,18 @@ POSITION_OFFSET = 2
 FAIRSEQ_MAX_LEN_B, FAIRSEQ_MIN_LEN, FAIRSEQ_BEAM, FAIRSEQ_LENPEN = 200, 1, 5, 1.0
 
 _ATTENTION = ("q_proj", "k_proj", "v_proj", "out_proj")
-_ROBERTA_ATTENTION = {"q_proj": "attention.self.query", "k_proj": "attention.self.key",
-                      "v_proj": "attention.self.value",
-                      "out_proj": "attention.output.dense"}  # fmt: skip
-_ROBERTA_LAYER = {"self_attn_layer_norm": "attention.LayerNorm",
-                  "final_layer_norm": "intermediate.LayerNorm",
-                  "fc1": "intermediate.dense", "fc2": "output.dense"}  # fmt: skip
+_ROBERTA_ATTENTION = {
+    "q_proj": "attention.self.query",
+    "k_proj": "attention.self.key",
+    "v_proj": "attention.self.value",
+    "out_proj": "attention.output.dense",
+}
+_ROBERTA_LAYER = {
+    "self_attn_layer_norm": "attention.LayerNorm",
+    "final_layer_norm": "intermediate.LayerNorm",
+    "fc1": "intermediate.dense",
+    "fc2": "output.dense",
+}
 
 
 class _Weights:
@@ -83,8 +95,10 @@ class _Weights:
 
     def linear(self, prefix):
         """A module's weight and bias."""
-        return {"weight": self.take(f"{prefix}.weight"),
-                "bias": self.take(f"{prefix}.bias")}  # fmt: skip
+        return {
+            "weight": self.take(f"{prefix}.weight"),
+            "bias": self.take(f"{prefix}.bias"),
+        }
 
     def check_all_used(self):
         left = sorted(self.tensors)
@@ -123,11 +137,22 @@ def _layer_count(model: dict, prefix: str) -> int:
 
 def _common_checks(path, args, sides=("encoder",)):
     for side in sides:
-        _require(path, args, f"{side}_normalize_before", True,
-                 f"--{side}-normalize-before",
-                 "post-LayerNorm blocks have no stock transformers class")  # fmt: skip
-        _require(path, args, f"{side}_learned_pos", True, f"--{side}-learned-pos",
-                 "sinusoidal positions have no stock transformers class")  # fmt: skip
+        _require(
+            path,
+            args,
+            f"{side}_normalize_before",
+            True,
+            f"--{side}-normalize-before",
+            "post-LayerNorm blocks have no stock transformers class",
+        )
+        _require(
+            path,
+            args,
+            f"{side}_learned_pos",
+            True,
+            f"--{side}-learned-pos",
+            "sinusoidal positions have no stock transformers class",
+        )
     for name in ("adaptive_input", "quant_noise_pq"):
         if arg_value(args, name):
             raise RecipesError(f"{path}: --{name.replace('_', '-')} is not exportable")
@@ -136,8 +161,14 @@ def _common_checks(path, args, sides=("encoder",)):
 def roberta(path, model: dict, args, dtype=torch.float32) -> Tuple[dict, dict]:
     """(config kwargs, state dict) of ``RobertaPreLayerNormForMaskedLM``."""
     _common_checks(path, args)
-    _require(path, args, "no_scale_embedding", True, "--no-scale-embedding",
-             "RoBERTa does not scale its embeddings")  # fmt: skip
+    _require(
+        path,
+        args,
+        "no_scale_embedding",
+        True,
+        "--no-scale-embedding",
+        "RoBERTa does not scale its embeddings",
+    )
     if f"{MLM_HEAD_PREFIX}dense.weight" not in model:
         arch = arg_value(args, "arch") or arg_value(args, "_name")
         raise RecipesError(

@@ -56,8 +56,13 @@ def build_tokenizer(spm_path, dictionary, model_max_length: int):
     # after an added token that is glued to the next word)
     shim = SimpleNamespace(vocab_file=str(spm_path), add_prefix_space=True, legacy=False)
     backend = DictionaryOrderConverter(shim).converted()
-    specials = [dictionary.bos_word, dictionary.pad_word, dictionary.eos_word,
-                dictionary.unk_word, MASK]  # fmt: skip
+    specials = [
+        dictionary.bos_word,
+        dictionary.pad_word,
+        dictionary.eos_word,
+        dictionary.unk_word,
+        MASK,
+    ]
     backend.add_special_tokens(
         [AddedToken(s, normalized=False, special=True) for s in specials]
     )

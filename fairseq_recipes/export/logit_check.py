@@ -48,8 +48,15 @@ def _max_diff(a, b, mask) -> float:
     return (a[mask].double() - b[mask].double()).abs().max().item()
 
 
-def check(checkpoint, hf_dir, data, corpus, per_lang=2, tolerance=TOLERANCE,
-          rounding_factor=ROUNDING_FACTOR) -> dict:  # fmt: skip
+def check(
+    checkpoint,
+    hf_dir,
+    data,
+    corpus,
+    per_lang=2,
+    tolerance=TOLERANCE,
+    rounding_factor=ROUNDING_FACTOR,
+) -> dict:
     import torch
     import transformers
     from fairseq import checkpoint_utils
@@ -65,14 +72,17 @@ def check(checkpoint, hf_dir, data, corpus, per_lang=2, tolerance=TOLERANCE,
         ours = tokenizer(text)["input_ids"]
         theirs = [dictionary.bos(), *encoder.encode(text).tolist(), dictionary.eos()]
         if ours != theirs:
-            raise RecipesError(f"{hf_dir}: its tokenizer gives other ids than the data's "
-                               f"on {text[:40]!r}")  # fmt: skip
+            raise RecipesError(
+                f"{hf_dir}: its tokenizer gives other ids than the data's "
+                f"on {text[:40]!r}"
+            )
     config = transformers.AutoConfig.from_pretrained(hf_dir)
     seq2seq = config.is_encoder_decoder
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     if seq2seq:
-        target = tokenizer(texts[1:] + texts[:1], padding=True,
-                           add_special_tokens=False)["input_ids"]  # fmt: skip
+        target = tokenizer(texts[1:] + texts[:1], padding=True, add_special_tokens=False)[
+            "input_ids"
+        ]
         eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
         rows = [[eos] + [t for t in row if t != pad] for row in target]
         width = max(map(len, rows))
@@ -81,8 +91,11 @@ def check(checkpoint, hf_dir, data, corpus, per_lang=2, tolerance=TOLERANCE,
     else:
         mask = batch["attention_mask"].bool()
     with torch.no_grad():
-        auto = (transformers.AutoModelForSeq2SeqLM if seq2seq
-                else transformers.AutoModelForMaskedLM)  # fmt: skip
+        auto = (
+            transformers.AutoModelForSeq2SeqLM
+            if seq2seq
+            else transformers.AutoModelForMaskedLM
+        )
         hf = auto.from_pretrained(hf_dir).eval()
         exported = (
             hf(**batch, decoder_input_ids=prev) if seq2seq else hf(**batch)
@@ -117,8 +130,10 @@ def check(checkpoint, hf_dir, data, corpus, per_lang=2, tolerance=TOLERANCE,
         rounding_factor=rounding_factor,
     )
     bound = rounding_factor * result["fairseq_fp32_vs_fp64"] + 1e-6
-    result["passed"] = (result["export_vs_fairseq"] <= tolerance
-                        and result["export_fp32_vs_fp64"] <= bound)  # fmt: skip
+    result["passed"] = (
+        result["export_vs_fairseq"] <= tolerance
+        and result["export_fp32_vs_fp64"] <= bound
+    )
     return result
 
 
@@ -140,8 +155,15 @@ def cli_main(argv=None) -> None:
     import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
 
     try:
-        result = check(args.checkpoint, args.hf, args.data, args.corpus,
-                       args.lines_per_lang, args.tolerance, args.rounding_factor)  # fmt: skip
+        result = check(
+            args.checkpoint,
+            args.hf,
+            args.data,
+            args.corpus,
+            args.lines_per_lang,
+            args.tolerance,
+            args.rounding_factor,
+        )
     except RecipesError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -38,9 +38,14 @@ class FreezableEmbedding(nn.Embedding):
     def forward(self, tokens):
         weight = self.weight.detach() if self.frozen else self.weight
         return F.embedding(
-            tokens, weight, self.padding_idx, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq, self.sparse,
-        )  # fmt: skip
+            tokens,
+            weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
 
 
 def unwrap(model):

@@ -53,18 +53,22 @@ class PretrainedSeq2Seq(BARTModel):
     def add_args(parser):
         BARTModel.add_args(parser)
         parser.add_argument(
-            "--seq2seq-from", metavar="CKPT",
+            "--seq2seq-from",
+            metavar="CKPT",
             help="seq2seq checkpoint to fine-tune: a bart_12eNd or a two-stage model",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--freeze-encoder-updates", type=int, metavar="N",
+            "--freeze-encoder-updates",
+            type=int,
+            metavar="N",
             help="two-stage models: keep the encoder frozen for the first N updates of "
             "fine-tuning (-1: throughout; default 0: never)",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--freeze-embeddings", action="store_true",
+            "--freeze-embeddings",
+            action="store_true",
             help="keep the token and position embeddings of encoder and decoder fixed",
-        )  # fmt: skip
+        )
 
     @classmethod
     def build_model(cls, args, task):

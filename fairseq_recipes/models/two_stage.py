@@ -148,20 +148,27 @@ class TwoStageModel(BARTModel):
     def add_args(parser):
         BARTModel.add_args(parser)
         parser.add_argument(
-            "--init-encoder-from", metavar="PATH", default=None,
+            "--init-encoder-from",
+            metavar="PATH",
+            default=None,
             help="MLM checkpoint (e.g. roberta_12e's) whose encoder initializes this "
             "model's when a new run starts; its MLM head is dropped",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--freeze-encoder-updates", type=int, metavar="N", default=0,
+            "--freeze-encoder-updates",
+            type=int,
+            metavar="N",
+            default=0,
             help="freeze the encoder and the shared embeddings for the first N updates "
             "(-1: throughout, 0: never)",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--cross-attention", choices=CROSS_ATTENTION_CHOICES, default="standard",
+            "--cross-attention",
+            choices=CROSS_ATTENTION_CHOICES,
+            default="standard",
             help="standard: the decoder attends to the last encoder layer; fusion: each "
             "decoder layer to a learned per-token mixture of all encoder layers",
-        )  # fmt: skip
+        )
 
     @classmethod
     def build_model(cls, args, task):

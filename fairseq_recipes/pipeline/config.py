@@ -163,8 +163,9 @@ class _OptionError(Exception):
     pass
 
 
-def _check_options(parser, values: dict, required: List[str], where: str, source: str,
-                   check_values=None) -> None:  # fmt: skip
+def _check_options(
+    parser, values: dict, required: List[str], where: str, source: str, check_values=None
+) -> None:
     """Parse ``values`` as the tool would (types and choices), then its own range
     checks (``check_values(args)``); one line naming ``{source}: {where}{key}``."""
     actions = _long_options(parser)
@@ -194,8 +195,12 @@ def _check_options(parser, values: dict, required: List[str], where: str, source
             check_values(args)
         except RecipesError as err:
             # the tools name their option (--vocab-size); the configuration names the key
-            text = re.sub(r"--([a-z][\w-]*)", lambda m: m.group(1).replace("-", "_"),
-                          str(err), count=1)  # fmt: skip
+            text = re.sub(
+                r"--([a-z][\w-]*)",
+                lambda m: m.group(1).replace("-", "_"),
+                str(err),
+                count=1,
+            )
             raise RecipesError(f"{source}: {where}{text}") from None
 
 
@@ -228,8 +233,11 @@ class _Reader:
 
     def done(self, known: Optional[set] = None):
         for key in self.table:
-            self.error(key, "unknown setting" + (f" (known: {', '.join(sorted(known))})"
-                                                 if known else ""))  # fmt: skip
+            self.error(
+                key,
+                "unknown setting"
+                + (f" (known: {', '.join(sorted(known))})" if known else ""),
+            )
 
 
 def _passthrough(table, where, source, known: set, forbidden=()) -> dict:
@@ -283,8 +291,14 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     cfg.preprocess = _passthrough(
         top.take("preprocess", dict, {}), "preprocess.", source, known
     )
-    _check_options(preprocess_parser(), cfg.preprocess, ["--input", "-", "--output", "-"],
-                   "preprocess.", source, check_preprocess)  # fmt: skip
+    _check_options(
+        preprocess_parser(),
+        cfg.preprocess,
+        ["--input", "-", "--output", "-"],
+        "preprocess.",
+        source,
+        check_preprocess,
+    )
 
     pretrain = dict(top.take("pretrain", dict, {}))
     for model in [k for k, v in pretrain.items() if isinstance(v, dict)]:
@@ -329,8 +343,15 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
             ev.error("data", f"no directory for task(s) {', '.join(missing)}")
     finetune = dict(ev.take("finetune", dict, {}))
     known = _parser_keys(finetune_parser()) - {
-        "checkpoint", "encoder", "task", "data", "output", "seeds", "eval_data", "help",
-    }  # fmt: skip
+        "checkpoint",
+        "encoder",
+        "task",
+        "data",
+        "output",
+        "seeds",
+        "eval_data",
+        "help",
+    }
     for task in [k for k, v in finetune.items() if isinstance(v, dict)]:
         if task not in EVAL_TASKS:
             raise RecipesError(f"{source}: evaluate.finetune.{task}: not a task")
@@ -344,8 +365,16 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     for task in [None, *cfg.finetune_by_task]:
         values = {**cfg.finetune, **cfg.finetune_by_task.get(task, {})}
         where = f"evaluate.finetune.{task + '.' if task else ''}"
-        required = ["--checkpoint", "-", "--task", task or EVAL_TASKS[0], "--data", "-",
-                    "--output", "-"]  # fmt: skip
+        required = [
+            "--checkpoint",
+            "-",
+            "--task",
+            task or EVAL_TASKS[0],
+            "--data",
+            "-",
+            "--output",
+            "-",
+        ]
         _check_options(finetune_parser(), values, required, where, source, check_finetune)
     ev.done()
     if "rehearsal" in top.table:

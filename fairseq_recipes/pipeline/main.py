@@ -117,33 +117,72 @@ class Plan:
         cfg, jobs = self.cfg, []
         after = []
         if cfg.toy:
-            jobs.append(Job(
-                "corpus", self.logs / "corpus.log", self.corpus / ".done",
-                argv=self.module("fairseq_recipes.data.toy_corpus", "--output", self.corpus,
-                                 "--langs", ",".join(cfg.langs), "--docs-per-lang",
-                                 cfg.docs_per_lang, "--seed", cfg.corpus_seed),
-                env=self.LIGHT,
-            ))  # fmt: skip
+            jobs.append(
+                Job(
+                    "corpus",
+                    self.logs / "corpus.log",
+                    self.corpus / ".done",
+                    argv=self.module(
+                        "fairseq_recipes.data.toy_corpus",
+                        "--output",
+                        self.corpus,
+                        "--langs",
+                        ",".join(cfg.langs),
+                        "--docs-per-lang",
+                        cfg.docs_per_lang,
+                        "--seed",
+                        cfg.corpus_seed,
+                    ),
+                    env=self.LIGHT,
+                )
+            )
             after = ["corpus"]
         if not cfg.data_bin:
             options = config_module.as_options(cfg.preprocess)
             if cfg.langs and "--langs" not in options:
                 options += ["--langs", ",".join(cfg.langs)]
-            jobs.append(Job(
-                "preprocess", self.logs / "preprocess.log", self.data_bin / "manifest.json",
-                argv=self.module("fairseq_recipes.data.binarize", "--input", self.corpus,
-                                 "--output", self.data_bin, *options),
-                env=self.LIGHT, after=after,
-            ))  # fmt: skip
+            jobs.append(
+                Job(
+                    "preprocess",
+                    self.logs / "preprocess.log",
+                    self.data_bin / "manifest.json",
+                    argv=self.module(
+                        "fairseq_recipes.data.binarize",
+                        "--input",
+                        self.corpus,
+                        "--output",
+                        self.data_bin,
+                        *options,
+                    ),
+                    env=self.LIGHT,
+                    after=after,
+                )
+            )
         if cfg.eval_toy:
-            jobs.append(Job(
-                "eval-data", self.logs / "eval-data.log", self.eval_data / ".done",
-                argv=self.module("fairseq_recipes.data.toy_eval", "--output", self.eval_data,
-                                 "--langs", ",".join(cfg.test_langs()), "--tasks",
-                                 ",".join(cfg.tasks), "--train", cfg.toy_train, "--dev",
-                                 cfg.toy_dev, "--test", cfg.toy_test, "--overwrite"),
-                env=self.LIGHT,
-            ))  # fmt: skip
+            jobs.append(
+                Job(
+                    "eval-data",
+                    self.logs / "eval-data.log",
+                    self.eval_data / ".done",
+                    argv=self.module(
+                        "fairseq_recipes.data.toy_eval",
+                        "--output",
+                        self.eval_data,
+                        "--langs",
+                        ",".join(cfg.test_langs()),
+                        "--tasks",
+                        ",".join(cfg.tasks),
+                        "--train",
+                        cfg.toy_train,
+                        "--dev",
+                        cfg.toy_dev,
+                        "--test",
+                        cfg.toy_test,
+                        "--overwrite",
+                    ),
+                    env=self.LIGHT,
+                )
+            )
         return jobs
 
     def pretrain_job(self, model: str, seed: int = 1) -> Job:
@@ -151,8 +190,12 @@ class Plan:
         seed's checkpoint of the stage it names (the chains of Table 1, seed by seed)."""
         stage = STAGES[model]
         save_dir = self.save_dir(model, seed)
-        env = {**self.cfg.pretrain_env(model), "DATA": str(self.data_bin),
-               "SAVE_DIR": str(save_dir), "PYTHON": self.python}  # fmt: skip
+        env = {
+            **self.cfg.pretrain_env(model),
+            "DATA": str(self.data_bin),
+            "SAVE_DIR": str(save_dir),
+            "PYTHON": self.python,
+        }
         if seed > 1:  # seed 1 keeps the configured SEED (common.sh's default: 1)
             env["SEED"] = str(int(env.get("SEED", 1)) + seed - 1)
         after = ["preprocess"] if not self.cfg.data_bin else []
@@ -160,9 +203,15 @@ class Plan:
             env["INIT"] = str(self.checkpoint(stage.init_from, seed))
             after.append(self.pretrain_name(stage.init_from, seed))
         script = config_module.ROOT / "train_scripts" / f"{model}.sh"
-        job = Job(self.pretrain_name(model, seed), save_dir / "main-job.log", save_dir / ".done",
-                  argv=["bash", str(script)], env=env, after=after,
-                  summary="fairseq_recipes.pipeline.report:pretrain_summary")  # fmt: skip
+        job = Job(
+            self.pretrain_name(model, seed),
+            save_dir / "main-job.log",
+            save_dir / ".done",
+            argv=["bash", str(script)],
+            env=env,
+            after=after,
+            summary="fairseq_recipes.pipeline.report:pretrain_summary",
+        )
         rehearsal = self.cfg.rehearsal
         if rehearsal is not None:
             from .rehearsal import interrupt_pattern
@@ -176,9 +225,20 @@ class Plan:
 
     def finetune_job(self, model: str, task: str, seed: int = 1) -> Job:
         cfg, output = self.cfg, self._seed_tree(self.results, seed) / model / task
-        argv = ["--checkpoint", self.evaluated_checkpoint(model, task, seed), "--task", task,
-                "--data", self.data_bin, "--eval-data", self.eval_dir(task),
-                "--output", output, "--seeds", cfg.seeds]  # fmt: skip
+        argv = [
+            "--checkpoint",
+            self.evaluated_checkpoint(model, task, seed),
+            "--task",
+            task,
+            "--data",
+            self.data_bin,
+            "--eval-data",
+            self.eval_dir(task),
+            "--output",
+            output,
+            "--seeds",
+            cfg.seeds,
+        ]
         langs = self.test_langs(task)
         if langs:
             argv += ["--langs", *langs]
@@ -186,9 +246,15 @@ class Plan:
         after = [self.pretrain_name(model, seed)] + (
             ["eval-data"] if cfg.eval_toy else []
         )
-        return Job(self.evaluate_name(model, task, seed), output / "finetune.log", output / ".done",
-                   call="fairseq_recipes.eval.finetune:cli_main", args=(argv,),
-                   after=after, summary="fairseq_recipes.pipeline.report:finetune_summary")  # fmt: skip
+        return Job(
+            self.evaluate_name(model, task, seed),
+            output / "finetune.log",
+            output / ".done",
+            call="fairseq_recipes.eval.finetune:cli_main",
+            args=(argv,),
+            after=after,
+            summary="fairseq_recipes.pipeline.report:finetune_summary",
+        )
 
     def test_langs(self, task: str) -> List[str]:
         """Toy data has every language (XSUM: English); released data the languages of
@@ -225,16 +291,24 @@ class Plan:
                 for job in export_jobs(self, model):
                     everything[job.name] = job
                     exports.append(job.name)
-        data = [j for j in everything
-                if not j.startswith(("pretrain", "evaluate", "export", "check export"))]  # fmt: skip
+        data = [
+            j
+            for j in everything
+            if not j.startswith(("pretrain", "evaluate", "export", "check export"))
+        ]
         goals = {
             "data": data,
-            "pretrain": [self.pretrain_name(m, k) for k in self.pretrain_seeds
-                         for m in models],
-            "evaluate": [self.evaluate_name(m, t, k) for k in self.pretrain_seeds
-                         for m in models for t in evaluated_tasks(m, tasks)]
-                        + [j for j in exports if j.rsplit(" ", 1)[1] in models],
-        }  # fmt: skip
+            "pretrain": [
+                self.pretrain_name(m, k) for k in self.pretrain_seeds for m in models
+            ],
+            "evaluate": [
+                self.evaluate_name(m, t, k)
+                for k in self.pretrain_seeds
+                for m in models
+                for t in evaluated_tasks(m, tasks)
+            ]
+            + [j for j in exports if j.rsplit(" ", 1)[1] in models],
+        }
         goals["all"] = data + goals["pretrain"] + goals["evaluate"]
         goals = goals.get(step, [])
         needed, stack = set(), [g for g in goals if g in everything]
@@ -274,8 +348,12 @@ def build_parser():
     parser.add_argument(
         "--model", nargs="+", choices=list(STAGES), help="only these models"
     )
-    parser.add_argument("--task", nargs="+", choices=list(config_module.EVAL_TASKS),
-                        help="only these evaluation tasks")  # fmt: skip
+    parser.add_argument(
+        "--task",
+        nargs="+",
+        choices=list(config_module.EVAL_TASKS),
+        help="only these evaluation tasks",
+    )
     parser.add_argument(
         "--seeds", type=int, help="fine-tuning seeds (overrides the config)"
     )
@@ -285,10 +363,11 @@ def build_parser():
         "--dry-run", action="store_true", help="list the jobs, run nothing"
     )
     parser.add_argument(
-        "--skip-preflight", action="store_true",
+        "--skip-preflight",
+        action="store_true",
         help="with [rehearsal]: start even when the memory or disk check finds too "
         "little (e.g. memory another process is about to release)",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -315,13 +394,21 @@ def cli_main(argv=None):
         else:
             need = rehearsal.preflight(plan, pending)
     out = sys.stdout if args.dry_run else _Tee(sys.stdout, cfg.work / "main.log")
-    print(f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
-          f"{cfg.jobs} at once x {cfg.threads} thread(s)", file=out, flush=True)  # fmt: skip
+    print(
+        f"config: {cfg.source}; work: {cfg.work}; {len(jobs)} jobs; "
+        f"{cfg.jobs} at once x {cfg.threads} thread(s)",
+        file=out,
+        flush=True,
+    )
     if need is not None:
-        print(f"pre-flight: the largest job ({need['memory_job'] or '-'}) needs about "
-              f"{need['memory'] / rehearsal.GB:.1f} GB of memory, the run about "
-              f"{need['disk'] / rehearsal.GB:.1f} GB more disk at its peak "
-              f"({need['disk_job'] or '-'})", file=out, flush=True)  # fmt: skip
+        print(
+            f"pre-flight: the largest job ({need['memory_job'] or '-'}) needs about "
+            f"{need['memory'] / rehearsal.GB:.1f} GB of memory, the run about "
+            f"{need['disk'] / rehearsal.GB:.1f} GB more disk at its peak "
+            f"({need['disk_job'] or '-'})",
+            file=out,
+            flush=True,
+        )
     if args.dry_run:
         for job in jobs:
             state = "done" if job.is_done() else "to run"

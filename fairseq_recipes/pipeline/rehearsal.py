@@ -55,8 +55,9 @@ _PARAMS = re.compile(r"parameters: ([\d,]+) \(formula: ([\d,]+);")
 _LOADED = re.compile(r"Loaded checkpoint (\S+) \(epoch \d+ @ (\d+) updates\)")
 _INTERRUPTED = "[main job] interrupted on purpose"
 #: files of a finished stage that no later stage reads
-_REDUNDANT = re.compile(r"checkpoint_best\.pt|checkpoint\d+\.pt|checkpoint_\d+_\d+\.pt|"
-                        r"encoder_init\.pt")  # fmt: skip
+_REDUNDANT = re.compile(
+    r"checkpoint_best\.pt|checkpoint\d+\.pt|checkpoint_\d+_\d+\.pt|" r"encoder_init\.pt"
+)
 
 
 def interrupt_pattern(update: int) -> str:
@@ -92,13 +93,16 @@ def phase_figures(updates: Dict[int, dict], freeze: int, seq2seq: bool) -> dict:
     phases, seconds, previous, last = {}, [], 0, 0.0
     for u in sorted(updates):
         if u != previous + 1:
-            raise RecipesError(f"update {previous + 1} is not in the log: the rehearsal "
-                               "needs LOG_INTERVAL = 1")  # fmt: skip
+            raise RecipesError(
+                f"update {previous + 1} is not in the log: the rehearsal "
+                "needs LOG_INTERVAL = 1"
+            )
         fields = updates[u]
         frozen = seq2seq and (freeze == -1 or u <= freeze)
         objectives = "+".join(o for o in OBJECTIVES if OBJECTIVE_FIELDS[o] in fields)
-        phase = phases.setdefault(phase_name(frozen, objectives),
-                                  dict(updates=0, tokens=0.0, flops=0.0))  # fmt: skip
+        phase = phases.setdefault(
+            phase_name(frozen, objectives), dict(updates=0, tokens=0.0, flops=0.0)
+        )
         phase["updates"] += 1
         phase["tokens"] += fields["wpb"]
         phase["flops"] += fields["flops"] - last
@@ -151,32 +155,50 @@ def finish_stage(job, tidy: bool, resume_after: int = 0) -> None:
         figures = phase_figures(per_update(log), freeze, stage.decoder_layers > 0)
         ledger = checkpoint_cost(state)
         if abs(figures["logged_flops"] - ledger.flops) > 1e-4 * ledger.flops:
-            raise RecipesError(f"{save_dir}: the logged FLOPs ({figures['logged_flops']:.6g}) "
-                               f"do not add up to the ledger's ({ledger.flops:.6g})")  # fmt: skip
+            raise RecipesError(
+                f"{save_dir}: the logged FLOPs ({figures['logged_flops']:.6g}) "
+                f"do not add up to the ledger's ({ledger.flops:.6g})"
+            )
         counted = _PARAMS.findall(log)
         if not counted:
             raise RecipesError(f"{save_dir / 'train.log'}: no parameter count logged")
         parameters, formula = (int(x.replace(",", "")) for x in counted[-1])
         updates = state["optimizer_history"][-1]["num_updates"]
-        rows = next(v.shape[0] for k, v in state["model"].items()
-                    if k.endswith("embed_tokens.weight"))  # fmt: skip
-        width = Width(arg_value(args, "encoder_embed_dim"),
-                      arg_value(args, "encoder_ffn_embed_dim"), rows,
-                      arg_value(args, "tokens_per_sample") or state["cfg"]["task"]["tokens_per_sample"])  # fmt: skip
+        rows = next(
+            v.shape[0]
+            for k, v in state["model"].items()
+            if k.endswith("embed_tokens.weight")
+        )
+        width = Width(
+            arg_value(args, "encoder_embed_dim"),
+            arg_value(args, "encoder_ffn_embed_dim"),
+            rows,
+            arg_value(args, "tokens_per_sample")
+            or state["cfg"]["task"]["tokens_per_sample"],
+        )
         predicted = formula_rates(width)
         resumed = _resumed(job, save_dir, resume_after, updates) if resume_after else None
         resources = json.loads(job.resources.read_text())
         for name, phase in figures["phases"].items():
             phase["formula_per_1m_tokens"] = predicted.get(phase_key(model, name))
-        _write_json(record, dict(
-            model=model, updates=updates, parameters=parameters,
-            formula_parameters=formula, vocab=rows, width=width.hidden,
-            checkpoint_bytes=checkpoint.stat().st_size,
-            seconds_per_update=statistics.median(figures["seconds_per_update"]),
-            update_seconds=figures["seconds_per_update"], phases=figures["phases"],
-            ledger=dict(tu=ledger.tu, flops=ledger.flops, tokens=ledger.tokens),
-            resumed_from=resumed, **resources,
-        ))  # fmt: skip
+        _write_json(
+            record,
+            dict(
+                model=model,
+                updates=updates,
+                parameters=parameters,
+                formula_parameters=formula,
+                vocab=rows,
+                width=width.hidden,
+                checkpoint_bytes=checkpoint.stat().st_size,
+                seconds_per_update=statistics.median(figures["seconds_per_update"]),
+                update_seconds=figures["seconds_per_update"],
+                phases=figures["phases"],
+                ledger=dict(tu=ledger.tu, flops=ledger.flops, tokens=ledger.tokens),
+                resumed_from=resumed,
+                **resources,
+            ),
+        )
         del state
     if tidy:
         tidy_stage(save_dir)
@@ -186,13 +208,17 @@ def _resumed(job, save_dir: Path, update: int, last: int) -> int:
     """Check the stage was interrupted after ``update`` and resumed from it to ``last``."""
     text = job.log.read_text(errors="replace")
     if not job.interrupted.exists() or _INTERRUPTED not in text:
-        raise RecipesError(f"{save_dir}: rehearsal.resume_after_update {update}: the stage "
-                           f"never saved a checkpoint at update {update} to stop after")  # fmt: skip
+        raise RecipesError(
+            f"{save_dir}: rehearsal.resume_after_update {update}: the stage "
+            f"never saved a checkpoint at update {update} to stop after"
+        )
     after = text.split(_INTERRUPTED, 1)[1]
     loaded = [(Path(p).name, int(n)) for p, n in _LOADED.findall(after)]
     if ("checkpoint_last.pt", update) not in loaded:
-        raise RecipesError(f"{job.log}: the rerun did not continue from "
-                           f"checkpoint_last.pt at update {update} ({loaded or 'nothing loaded'})")  # fmt: skip
+        raise RecipesError(
+            f"{job.log}: the rerun did not continue from "
+            f"checkpoint_last.pt at update {update} ({loaded or 'nothing loaded'})"
+        )
     if max(per_update(after)) != last:
         raise RecipesError(f"{job.log}: the resumed run did not reach update {last}")
     return update
@@ -222,21 +248,42 @@ def export_jobs(plan, model: str) -> list:
     hf = plan.work / "hf"
     checkpoint = plan.checkpoint(model)
     export = Job(
-        f"export {model}", plan.logs / f"export-{model}.log", hf / f"{model}.exported",
-        argv=plan.module("fairseq_recipes.export.hf_export", "--checkpoint", checkpoint,
-                         "--output", hf / model, "--data", plan.data_bin, "--overwrite"),
+        f"export {model}",
+        plan.logs / f"export-{model}.log",
+        hf / f"{model}.exported",
+        argv=plan.module(
+            "fairseq_recipes.export.hf_export",
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            hf / model,
+            "--data",
+            plan.data_bin,
+            "--overwrite",
+        ),
         after=[f"pretrain {model}"],
-    )  # fmt: skip
+    )
     check = Job(
-        f"check export {model}", plan.logs / f"check-export-{model}.log",
+        f"check export {model}",
+        plan.logs / f"check-export-{model}.log",
         hf / f"{model}.check.json",
-        argv=plan.module("fairseq_recipes.export.logit_check", "--checkpoint", checkpoint,
-                         "--hf", hf / model, "--data", plan.data_bin, "--corpus",
-                         plan.corpus, "--output", hf / f"{model}.check.json"),
+        argv=plan.module(
+            "fairseq_recipes.export.logit_check",
+            "--checkpoint",
+            checkpoint,
+            "--hf",
+            hf / model,
+            "--data",
+            plan.data_bin,
+            "--corpus",
+            plan.corpus,
+            "--output",
+            hf / f"{model}.check.json",
+        ),
         after=[export.name],
         finish="fairseq_recipes.pipeline.rehearsal:finish_export",
         finish_args=(plan.cfg.rehearsal.tidy, str(hf / model)),
-    )  # fmt: skip
+    )
     return [export, check]
 
 
@@ -252,8 +299,10 @@ def _shape(plan, model: str, vocab: int) -> ModelShape:
     smoke = env.get("SMOKE") == "1"
     hidden = int(env.get("EMBED_DIM") or (SMOKE["embed_dim"] if smoke else paper.HIDDEN))
     ffn = int(env.get("FFN_DIM") or (SMOKE["ffn_dim"] if smoke else paper.FFN))
-    block = int(env.get("TOKENS_PER_SAMPLE")
-                or (SMOKE["tokens_per_sample"] if smoke else paper.TOKENS_PER_SAMPLE))  # fmt: skip
+    block = int(
+        env.get("TOKENS_PER_SAMPLE")
+        or (SMOKE["tokens_per_sample"] if smoke else paper.TOKENS_PER_SAMPLE)
+    )
     stage = STAGES[model]
     shape = stage_shape(stage, vocab, hidden, ffn, block)
     untied = stage.untie_output or stage.init_from == "roberta-12e"
@@ -302,8 +351,14 @@ def stage_memory(shape: ModelShape, stage, tokens_per_forward: int) -> float:
     n, d = tokens_per_forward, shape.hidden
     predicted = n if shape.decoder_layers else paper.MLM_MASK_PROB * n
     blocks = shape.encoder_layers + 2 * shape.decoder_layers
-    return (PROCESS_BYTES + 4 * total + 12 * trained + 2 * 4 * embedding_params(shape)
-            + 3 * 4 * predicted * shape.vocab + blocks * ACTIVATION_COPIES * n * d * 4)  # fmt: skip
+    return (
+        PROCESS_BYTES
+        + 4 * total
+        + 12 * trained
+        + 2 * 4 * embedding_params(shape)
+        + 3 * 4 * predicted * shape.vocab
+        + blocks * ACTIVATION_COPIES * n * d * 4
+    )
 
 
 def _checkpoint_bytes(shape: ModelShape, stage, with_adam: bool) -> float:
@@ -347,8 +402,9 @@ def requirements(plan, jobs) -> dict:
             during = kept + 2 * 4 * count_parameters(shape)
             if during > peak_disk[0]:
                 peak_disk = (during, job.name)
-    return dict(memory=memory[0], memory_job=memory[1], disk=peak_disk[0],
-                disk_job=peak_disk[1])  # fmt: skip
+    return dict(
+        memory=memory[0], memory_job=memory[1], disk=peak_disk[0], disk_job=peak_disk[1]
+    )
 
 
 def available_memory() -> float:
@@ -425,24 +481,48 @@ def _rates(records: Dict[str, dict]) -> dict:
 
 
 def stage_table(records: Dict[str, dict]) -> str:
-    headers = ["Stage", "Parameters", "= formula", "Peak memory (GB)",
-               "Checkpoint with Adam (GB)", "s/update here", "Updates",
-               "Ledger FLOPs per 1M-token update", "Formula", "Resumed"]  # fmt: skip
+    headers = [
+        "Stage",
+        "Parameters",
+        "= formula",
+        "Peak memory (GB)",
+        "Checkpoint with Adam (GB)",
+        "s/update here",
+        "Updates",
+        "Ledger FLOPs per 1M-token update",
+        "Formula",
+        "Resumed",
+    ]
     rows = []
     for model, r in records.items():
         phases = r["phases"]
         label = lambda n: f"{n}: " if len(phases) > 1 else ""  # noqa: E731
-        rows.append([
-            model, f"{r['parameters']:,}",
-            "yes" if r["parameters"] == r["formula_parameters"] else f"no ({r['formula_parameters']:,})",
-            _gb(max(r["peak_rss"], r["peak_tree"])), _gb(r["checkpoint_bytes"]),
-            f"{r['seconds_per_update']:.0f}",
-            " + ".join(f"{p['updates']}{'' if n == 'unfrozen' else ' ' + n}"
-                       for n, p in phases.items()),
-            "; ".join(f"{label(n)}{p['flops_per_1m_tokens']:.4g}" for n, p in phases.items()),
-            "; ".join(f"{label(n)}{_fmt_rate(p['formula_per_1m_tokens'])}" for n, p in phases.items()),
-            f"from update {r['resumed_from']}" if r.get("resumed_from") else "",
-        ])  # fmt: skip
+        rows.append(
+            [
+                model,
+                f"{r['parameters']:,}",
+                (
+                    "yes"
+                    if r["parameters"] == r["formula_parameters"]
+                    else f"no ({r['formula_parameters']:,})"
+                ),
+                _gb(max(r["peak_rss"], r["peak_tree"])),
+                _gb(r["checkpoint_bytes"]),
+                f"{r['seconds_per_update']:.0f}",
+                " + ".join(
+                    f"{p['updates']}{'' if n == 'unfrozen' else ' ' + n}"
+                    for n, p in phases.items()
+                ),
+                "; ".join(
+                    f"{label(n)}{p['flops_per_1m_tokens']:.4g}" for n, p in phases.items()
+                ),
+                "; ".join(
+                    f"{label(n)}{_fmt_rate(p['formula_per_1m_tokens'])}"
+                    for n, p in phases.items()
+                ),
+                f"from update {r['resumed_from']}" if r.get("resumed_from") else "",
+            ]
+        )
     return _table(headers, rows)
 
 
@@ -464,8 +544,10 @@ def job_table(plan) -> str:
                 any_ = True
             else:
                 cells.append("")
-        ex = [_read(plan.logs / f"{kind}-{model}.resources.json")
-              for kind in ("export", "check-export")]  # fmt: skip
+        ex = [
+            _read(plan.logs / f"{kind}-{model}.resources.json")
+            for kind in ("export", "check-export")
+        ]
         if all(ex):
             peak = max(max(r["peak_rss"], r["peak_tree"]) for r in ex)
             cells.append(f"{sum(r['seconds'] for r in ex):.0f} / {_gb(peak)}")
@@ -478,18 +560,35 @@ def job_table(plan) -> str:
 
 
 def export_table(plan) -> str:
-    headers = ["Export", "Kind", "Positions x vocabulary", "Export vs fairseq (fp32)",
-               "fairseq fp32 vs fp64", "Export fp32 vs fp64", "Logit std", "Tolerance",
-               "Passed"]  # fmt: skip
+    headers = [
+        "Export",
+        "Kind",
+        "Positions x vocabulary",
+        "Export vs fairseq (fp32)",
+        "fairseq fp32 vs fp64",
+        "Export fp32 vs fp64",
+        "Logit std",
+        "Tolerance",
+        "Passed",
+    ]
     rows = []
     for model in plan.cfg.rehearsal.export:
         r = _read(plan.work / "hf" / f"{model}.check.json")
         if r:
-            rows.append([model, r["kind"], f"{r['positions']} x {r['vocab']:,}",
-                         f"{r['export_vs_fairseq']:.2e}", f"{r['fairseq_fp32_vs_fp64']:.2e}",
-                         f"{r['export_fp32_vs_fp64']:.2e}", f"{r['logit_std']:.3g}",
-                         f"{r['tolerance']:g}, and within {r['rounding_factor']:g}x "
-                         "fairseq's own fp32 error", "yes" if r["passed"] else "NO"])  # fmt: skip
+            rows.append(
+                [
+                    model,
+                    r["kind"],
+                    f"{r['positions']} x {r['vocab']:,}",
+                    f"{r['export_vs_fairseq']:.2e}",
+                    f"{r['fairseq_fp32_vs_fp64']:.2e}",
+                    f"{r['export_fp32_vs_fp64']:.2e}",
+                    f"{r['logit_std']:.3g}",
+                    f"{r['tolerance']:g}, and within {r['rounding_factor']:g}x "
+                    "fairseq's own fp32 error",
+                    "yes" if r["passed"] else "NO",
+                ]
+            )
     return _table(headers, rows)
 
 
@@ -515,22 +614,27 @@ def markdown(plan) -> str:
     measured = bill(_rates(records), plan.cfg.rehearsal.mfu)
     reference = bill(formula_rates(Width(vocab=first["vocab"])), plan.cfg.rehearsal.mfu)
     (mh, mrows), (wh, wrows) = bill_rows(measured, reference)
-    return "\n\n".join([
-        f"Every stage at width {first['width']} and a {first['vocab']:,}-entry dictionary "
-        f"on this machine; all jobs together took {t['seconds'] / 3600:.2f} h, the largest "
-        f"peak memory was {_gb(t['peak_memory'])} GB and the work directory peaked at "
-        f"{_gb(t['peak_disk'])} GB. Peak memory: the larger of the biggest process's "
-        "high-water mark and its process tree's sampled total. Seconds per update: the "
-        "median over the stage's updates (the first of a run is slower), measured on "
-        "whatever else this machine was running.",
-        stage_table(records),
-        "Fine-tuning evaluations and exports (seconds, peak memory):",
-        job_table(plan),
-        "Exports to transformers, logits against fairseq's (max absolute difference over "
-        "every non-padding position):",
-        export_table(plan),
-        bill_title(measured, "counted by this run's compute ledger (per 1M-token update "
-                   "of each stage and phase, times Table 1's updates)"),
-        _table(mh, mrows),
-        _table(wh, wrows),
-    ])  # fmt: skip
+    return "\n\n".join(
+        [
+            f"Every stage at width {first['width']} and a {first['vocab']:,}-entry dictionary "
+            f"on this machine; all jobs together took {t['seconds'] / 3600:.2f} h, the largest "
+            f"peak memory was {_gb(t['peak_memory'])} GB and the work directory peaked at "
+            f"{_gb(t['peak_disk'])} GB. Peak memory: the larger of the biggest process's "
+            "high-water mark and its process tree's sampled total. Seconds per update: the "
+            "median over the stage's updates (the first of a run is slower), measured on "
+            "whatever else this machine was running.",
+            stage_table(records),
+            "Fine-tuning evaluations and exports (seconds, peak memory):",
+            job_table(plan),
+            "Exports to transformers, logits against fairseq's (max absolute difference over "
+            "every non-padding position):",
+            export_table(plan),
+            bill_title(
+                measured,
+                "counted by this run's compute ledger (per 1M-token update "
+                "of each stage and phase, times Table 1's updates)",
+            ),
+            _table(mh, mrows),
+            _table(wh, wrows),
+        ]
+    )

@@ -97,12 +97,23 @@ def run_cost(checkpoint: Path):
     run = replace(stage, updates=updates, freeze_encoder_updates=freeze)
     if stage.objective_schedule:  # recipe 3: the schedule the run was given
         task = cfg["task"]
-        run = replace(run, objective_schedule=str(task["objective_schedule"]),
-                      mlm_share=float(task["mlm_share"]))  # fmt: skip
-    vocab = next(len(v) for k, v in state["model"].items()
-                 if k.endswith("encoder.embed_tokens.weight"))  # fmt: skip
-    shape = stage_shape(run, vocab, model.encoder_embed_dim, model.encoder_ffn_embed_dim,
-                        cfg["task"]["tokens_per_sample"])  # fmt: skip
+        run = replace(
+            run,
+            objective_schedule=str(task["objective_schedule"]),
+            mlm_share=float(task["mlm_share"]),
+        )
+    vocab = next(
+        len(v)
+        for k, v in state["model"].items()
+        if k.endswith("encoder.embed_tokens.weight")
+    )
+    shape = stage_shape(
+        run,
+        vocab,
+        model.encoder_embed_dim,
+        model.encoder_ffn_embed_dim,
+        cfg["task"]["tokens_per_sample"],
+    )
     ledger = checkpoint_cost(state)
     return dict(
         updates=updates,
@@ -125,16 +136,34 @@ def table1(plan) -> tuple:
     for model in plan.cfg.models:
         if plan.checkpoint(model).exists():
             runs[model] = run_cost(plan.checkpoint(model))
-    header = ["Model", "Paper: updates", "Paper: TU", "Run: updates", "Run: tokens/update",
-              "Predicted TU", "Measured TU", "Predicted FLOPs", "Measured FLOPs"]  # fmt: skip
+    header = [
+        "Model",
+        "Paper: updates",
+        "Paper: TU",
+        "Run: updates",
+        "Run: tokens/update",
+        "Predicted TU",
+        "Measured TU",
+        "Predicted FLOPs",
+        "Measured FLOPs",
+    ]
     rows = []
     for model in plan.cfg.models:
         p, r = paper[model], runs.get(model, {})
         ours = "" if STAGES[model].in_paper else " (ours)"
-        rows.append([_label(model), f"{STAGES[model].updates:,}{ours}", f"{p['tu']:.1f}{ours}",
-                     _num(r.get("updates"), "{:,}"), _num(r.get("tokens_per_update"), "{:,}"),
-                     _num(r.get("predicted_tu")), _num(r.get("tu")),
-                     _num(r.get("predicted_flops")), _num(r.get("flops"))])  # fmt: skip
+        rows.append(
+            [
+                _label(model),
+                f"{STAGES[model].updates:,}{ours}",
+                f"{p['tu']:.1f}{ours}",
+                _num(r.get("updates"), "{:,}"),
+                _num(r.get("tokens_per_update"), "{:,}"),
+                _num(r.get("predicted_tu")),
+                _num(r.get("tu")),
+                _num(r.get("predicted_flops")),
+                _num(r.get("flops")),
+            ]
+        )
     both_rows = []
     for way in both_models_cost(Width()):
         stages = [s.name for s in lineage(*BOTH_MODELS[way["way"]])]
@@ -142,22 +171,43 @@ def table1(plan) -> tuple:
         predicted = [runs[s]["predicted_tu"] for s in stages if s in runs]
         complete = len(measured) == len(stages)
         name = way["way"] + ("" if way["in_paper"] else f" {NOT_IN_PAPER}")
-        both_rows.append([name, " + ".join(BOTH_MODELS[way["way"]]), f"{way['tu']:.1f}",
-                          f"{way['tu_saving']:.0%}", _num(sum(predicted) if complete else None),
-                          _num(sum(measured) if complete else None)])  # fmt: skip
+        both_rows.append(
+            [
+                name,
+                " + ".join(BOTH_MODELS[way["way"]]),
+                f"{way['tu']:.1f}",
+                f"{way['tu_saving']:.0%}",
+                _num(sum(predicted) if complete else None),
+                _num(sum(measured) if complete else None),
+            ]
+        )
     marked = [m for m in plan.cfg.models if not STAGES[m].in_paper]
-    md = "\n\n".join([
-        "Paper TU include the stages a model starts from (Table 1); this run's columns "
-        "count the model's own stage: predicted from its configuration, measured by its "
-        "compute ledger."
-        + (f" {NOT_IN_PAPER} Not in the paper: {', '.join(marked)} (recipe 3, MLM and "
-           "span denoising trained jointly in one run, the paper's future work); its "
-           "'paper' columns are our settings' prediction (fairseq_recipes/recipe3.py)."
-           if marked else ""),
-        eval_report._markdown(header, rows),
-        eval_report._markdown(["Both models", "Encoder + seq2seq", "Paper TU", "Paper saving",
-                               "Run: predicted TU", "Run: measured TU"], both_rows),
-    ])  # fmt: skip
+    md = "\n\n".join(
+        [
+            "Paper TU include the stages a model starts from (Table 1); this run's columns "
+            "count the model's own stage: predicted from its configuration, measured by its "
+            "compute ledger."
+            + (
+                f" {NOT_IN_PAPER} Not in the paper: {', '.join(marked)} (recipe 3, MLM and "
+                "span denoising trained jointly in one run, the paper's future work); its "
+                "'paper' columns are our settings' prediction (fairseq_recipes/recipe3.py)."
+                if marked
+                else ""
+            ),
+            eval_report._markdown(header, rows),
+            eval_report._markdown(
+                [
+                    "Both models",
+                    "Encoder + seq2seq",
+                    "Paper TU",
+                    "Paper saving",
+                    "Run: predicted TU",
+                    "Run: measured TU",
+                ],
+                both_rows,
+            ),
+        ]
+    )
     return md, runs
 
 
@@ -209,8 +259,9 @@ def valid_loss_figure(plan, output: Path):
     for panel, label, style, per_lang in curves:
         for column, lang in enumerate(langs):
             if lang in per_lang:
-                axes[panel][column].plot(*zip(*per_lang[lang]), label=label, marker="o",
-                                         linestyle=style)  # fmt: skip
+                axes[panel][column].plot(
+                    *zip(*per_lang[lang]), label=label, marker="o", linestyle=style
+                )
     for row, (title, _) in enumerate(_PANELS):
         for column, lang in enumerate(langs):
             ax = axes[row][column]
@@ -236,8 +287,9 @@ def cost_figure(runs: dict, output: Path):
                 if stage not in {s.name for s in lineage(*BOTH_MODELS[way])}:
                     heights.append(0.0)
                 elif source == "paper":
-                    heights.append(sum(p["tu"] for p in paper[way]["phases"]
-                                       if p["stage"] == stage))  # fmt: skip
+                    heights.append(
+                        sum(p["tu"] for p in paper[way]["phases"] if p["stage"] == stage)
+                    )
                 else:
                     heights.append(runs.get(stage, {}).get("tu", 0.0))
             ax.bar(labels, heights, bottom=bottoms, label=_label(stage))
@@ -267,8 +319,11 @@ def build(plan) -> Path:
     output = plan.results
     output.mkdir(parents=True, exist_ok=True)
     table1_md, runs = table1(plan)
-    figures = [loss_figure(plan, output), valid_loss_figure(plan, output),
-               cost_figure(runs, output)]  # fmt: skip
+    figures = [
+        loss_figure(plan, output),
+        valid_loss_figure(plan, output),
+        cost_figure(runs, output),
+    ]
     tables = {}
     if any(output.glob("*/*/seed*/metrics.json")):
         written = eval_report.build_report(output, output, order=plan.cfg.models)
@@ -280,19 +335,28 @@ def build(plan) -> Path:
         f"Configuration: `{cfg.source}`; work directory `{cfg.work}`; {len(cfg.models)} "
         f"models; evaluation: {', '.join(cfg.tasks)} ({cfg.seeds} seed(s), test "
         f"languages {', '.join(cfg.test_langs())}); data: "
-        + ("the embedded toy corpus and toy evaluation sets" if cfg.toy and cfg.eval_toy
-           else "as configured") + ".",
-        "## Table 1: compute", table1_md, "![cost per way to get both models](cost.png)",
+        + (
+            "the embedded toy corpus and toy evaluation sets"
+            if cfg.toy and cfg.eval_toy
+            else "as configured"
+        )
+        + ".",
+        "## Table 1: compute",
+        table1_md,
+        "![cost per way to get both models](cost.png)",
         "## Pre-training loss",
         "Training loss as fairseq logs it per update (the average over the last "
         "`--log-interval` updates); validation loss per language at each validation.",
-        "![pre-training loss](loss.png)", "![validation loss per language](valid_loss.png)",
+        "![pre-training loss](loss.png)",
+        "![validation loss per language](valid_loss.png)",
         "## Table 2: encoders (English, and the average over the other languages, "
-        "zero-shot)", tables.get("table2", "(no results yet)"),
-        "## Table 3: seq2seq models", tables.get("table3", "(no results yet)"),
+        "zero-shot)",
+        tables.get("table2", "(no results yet)"),
+        "## Table 3: seq2seq models",
+        tables.get("table3", "(no results yet)"),
         "## Per-language results (Tables 4-9)",
         tables.get("languages", "(no results yet)"),
-    ]  # fmt: skip
+    ]
     sections += [
         f"![{p.stem}]({p.name})"
         for p in figures

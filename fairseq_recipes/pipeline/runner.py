@@ -125,8 +125,9 @@ class _Sampler(threading.Thread):
     and, given ``disk_root``, the bytes under it (``peak_disk``). With ``pattern``, also
     watches ``log`` (from ``offset``) and calls ``on_match`` once."""
 
-    def __init__(self, root, log=None, offset=0, pattern=None, on_match=None,
-                 disk_root=None):  # fmt: skip
+    def __init__(
+        self, root, log=None, offset=0, pattern=None, on_match=None, disk_root=None
+    ):
         super().__init__(daemon=True)
         self.root, self.peak, self.stopped = root, 0, threading.Event()
         self.log, self.offset, self.on_match = log, offset, on_match
@@ -163,8 +164,14 @@ def _run_command(job: Job, env: dict, interrupt: Optional[str], disk_root) -> di
     global _command_group
     with open(job.log, "a", encoding="utf-8") as log:
         # a process group of its own, so that all of it can be ended (_stop_command)
-        proc = subprocess.Popen(job.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            job.argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _command_group = proc.pid
 
         def kill():
@@ -186,9 +193,13 @@ def _run_command(job: Job, env: dict, interrupt: Optional[str], disk_root) -> di
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    return dict(returncode=proc.returncode, killed=bool(killed),
-                peak_rss=usage.ru_maxrss * 1024, peak_tree=sampler.peak,
-                peak_disk=sampler.peak_disk)  # fmt: skip
+    return dict(
+        returncode=proc.returncode,
+        killed=bool(killed),
+        peak_rss=usage.ru_maxrss * 1024,
+        peak_tree=sampler.peak,
+        peak_disk=sampler.peak_disk,
+    )
 
 
 def _reset_peak_rss() -> bool:
@@ -264,8 +275,12 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
     job.log.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
     if job.argv:
-        env = {**os.environ, **job.env, "OMP_NUM_THREADS": str(threads),
-               "MKL_NUM_THREADS": str(threads)}  # fmt: skip
+        env = {
+            **os.environ,
+            **job.env,
+            "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+        }
         interrupt = job.interrupt if not job.interrupted.exists() else None
         runs = [_run_command(job, env, interrupt, disk_root)]
         if runs[-1]["killed"]:
@@ -273,15 +288,19 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
                 job.interrupted, f"killed at {time.ctime()} (log matched {interrupt!r})\n"
             )
             with open(job.log, "a", encoding="utf-8") as log:
-                log.write(f"[main job] interrupted on purpose (SIGKILL once the log matched "
-                          f"{interrupt!r}); running the same command again\n")  # fmt: skip
+                log.write(
+                    f"[main job] interrupted on purpose (SIGKILL once the log matched "
+                    f"{interrupt!r}); running the same command again\n"
+                )
             runs.append(_run_command(job, env, None, disk_root))
         if runs[-1]["returncode"] != 0:
             raise RecipesError(
                 f"exit status {runs[-1]['returncode']}: {last_line(job.log)}"
             )
-        used = {key: max(r[key] for r in runs)
-                for key in ("peak_rss", "peak_tree", "peak_disk")}  # fmt: skip
+        used = {
+            key: max(r[key] for r in runs)
+            for key in ("peak_rss", "peak_tree", "peak_disk")
+        }
         used["runs"] = len(runs)
     else:
         measured = _reset_peak_rss()
@@ -294,8 +313,12 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
             sampler.join()
             sampler.sample_disk()
         hwm = _status_kb("self", "VmHWM:") * 1024 if measured else 0
-        used = dict(peak_rss=hwm, peak_tree=max(hwm, sampler.peak),
-                    peak_disk=sampler.peak_disk, runs=1)  # fmt: skip
+        used = dict(
+            peak_rss=hwm,
+            peak_tree=max(hwm, sampler.peak),
+            peak_disk=sampler.peak_disk,
+            runs=1,
+        )
     write_text(
         job.resources, json.dumps(dict(seconds=round(time.time() - start, 1), **used))
     )
@@ -321,8 +344,13 @@ def _stop_workers(pool, pids) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
-        disk_root: Optional[Path] = None) -> None:  # fmt: skip
+def run(
+    jobs: List[Job],
+    workers: int,
+    threads: int,
+    out=sys.stderr,
+    disk_root: Optional[Path] = None,
+) -> None:
     """Run ``jobs`` (in list order where dependencies allow) on ``workers`` processes;
     with ``disk_root``, each job's resources include the peak bytes under it."""
     names = {job.name for job in jobs}
@@ -338,14 +366,21 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
     if not pending:
         return
     # a live bar on a terminal; in a log file only the lines below
-    bar = tqdm(total=len(pending), desc="main job", unit="job", file=out,
-               dynamic_ncols=True, disable=not out.isatty())  # fmt: skip
+    bar = tqdm(
+        total=len(pending),
+        desc="main job",
+        unit="job",
+        file=out,
+        dynamic_ncols=True,
+        disable=not out.isatty(),
+    )
     count = f"/{len(pending)}"
     failure, running = None, {}
     context = get_context("spawn")  # workers import fairseq once, and never fork a torch
     pids = context.SimpleQueue()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                               initargs=(threads, pids))  # fmt: skip
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads, pids)
+    )
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
@@ -372,13 +407,19 @@ def run(jobs: List[Job], workers: int, threads: int, out=sys.stderr,
                     summary = future.result()
                 except Exception as err:  # RecipesError, or a worker that died
                     failure = failure or f"{job.name} failed (log: {job.log}): {err}"
-                    bar.write(f"[{len(finished) - reused + 1}{count}] FAILED {job.name} after "
-                              f"{time.time() - start:.0f}s", file=out)  # fmt: skip
+                    bar.write(
+                        f"[{len(finished) - reused + 1}{count}] FAILED {job.name} after "
+                        f"{time.time() - start:.0f}s",
+                        file=out,
+                    )
                     continue
                 finished.add(job.name)
                 bar.update(1)
-                bar.write(f"[{len(finished) - reused}{count}] done {job.name} in {time.time() - start:.0f}s"
-                          + (f": {summary}" if summary else ""), file=out)  # fmt: skip
+                bar.write(
+                    f"[{len(finished) - reused}{count}] done {job.name} in {time.time() - start:.0f}s"
+                    + (f": {summary}" if summary else ""),
+                    file=out,
+                )
             bar.set_postfix_str(", ".join(j.name for j, _ in running.values()))
             out.flush()
     except BaseException:

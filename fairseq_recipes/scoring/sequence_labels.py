@@ -11,8 +11,10 @@ from typing import Sequence, Tuple
 
 from seqeval.metrics.sequence_labeling import get_entities
 
-def entity_counts(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
-                  ) -> Tuple[int, int, int]:  # fmt: skip
+
+def entity_counts(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> Tuple[int, int, int]:
     """(true positives, predicted entities, gold entities) over the sentences."""
     tp = n_pred = n_gold = 0
     for g, p in zip(gold, predicted):

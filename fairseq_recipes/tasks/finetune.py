@@ -53,13 +53,17 @@ class FinetuneFilesConfig(FairseqDataclass):
 class FinetuneConfig(FinetuneFilesConfig):
     max_piece_tokens: int = field(
         default=paper.TOKENS_PER_SAMPLE,
-        metadata={"help": "longest encoder input, <s> and </s> included; longer "
-                  "inputs are cut into pieces"},  # fmt: skip
+        metadata={
+            "help": "longest encoder input, <s> and </s> included; longer "
+            "inputs are cut into pieces"
+        },
     )
     map_unknown_labels_to: Optional[str] = field(
         default=None,
-        metadata={"help": "map labels the training file lacks to this one (e.g. O) "
-                  "instead of stopping"},  # fmt: skip
+        metadata={
+            "help": "map labels the training file lacks to this one (e.g. O) "
+            "instead of stopping"
+        },
     )
 
 

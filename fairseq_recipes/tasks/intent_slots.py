@@ -28,8 +28,9 @@ class IntentSlotsTask(FinetuneTask):
         index = {label: i for i, label in enumerate(self.labels)}
         pieces, targets = tagged_pieces(self, examples, lambda ex: ex.slots, index)
         intents = [self.intents.index(examples[p.sentence].intent) for p in pieces]
-        dataset = LabeledPiecesDataset(pieces, self.dictionary.pad(),
-                                       token_targets=targets, sentence_targets=intents)  # fmt: skip
+        dataset = LabeledPiecesDataset(
+            pieces, self.dictionary.pad(), token_targets=targets, sentence_targets=intents
+        )
         return dataset, pieces
 
     def register_heads(self, model):

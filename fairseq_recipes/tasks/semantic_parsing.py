@@ -59,14 +59,18 @@ class _SpacedSentinels:
 class SemanticParsingConfig(Seq2SeqFinetuneConfig):
     target_format: TARGET_FORMAT_CHOICES = field(
         default="sentinels",
-        metadata={"help": "sentinels: the target points at input words through word "
-                  "sentinels; words: the target spells its words"},  # fmt: skip
+        metadata={
+            "help": "sentinels: the target points at input words through word "
+            "sentinels; words: the target spells its words"
+        },
     )
     keep_sentinels: bool = field(
         default=False,
-        metadata={"help": "fairseq-generate: print hypotheses and targets in the "
-                  "pointer form (<wi> kept), to be mapped to the exact input words "
-                  "(recipes-finetune does); default: the words the input's ids spell"},  # fmt: skip
+        metadata={
+            "help": "fairseq-generate: print hypotheses and targets in the "
+            "pointer form (<wi> kept), to be mapped to the exact input words "
+            "(recipes-finetune does); default: the words the input's ids spell"
+        },
     )
 
 

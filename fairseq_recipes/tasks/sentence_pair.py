@@ -47,8 +47,9 @@ class SentencePairTask(FinetuneTask):
             first = self.encoder.encode(ex.premise)
             second = self.encoder.encode(ex.hypothesis)
             try:
-                new = pair_pieces(i, first, second, self.cfg.max_piece_tokens,
-                                  d.bos(), d.eos())  # fmt: skip
+                new = pair_pieces(
+                    i, first, second, self.cfg.max_piece_tokens, d.bos(), d.eos()
+                )
             except ValueError as err:
                 raise xnli.ReaderError(f"{ex.source}: {err}") from None
             pieces += new

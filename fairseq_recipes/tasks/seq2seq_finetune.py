@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 class Seq2SeqFinetuneConfig(FinetuneFilesConfig):
     test_file: str = field(
         default="",
-        metadata={"help": "test file; {lang} in it is the language of --gen-subset "
-                  "test.LANG"},  # fmt: skip
+        metadata={
+            "help": "test file; {lang} in it is the language of --gen-subset " "test.LANG"
+        },
     )
     max_source_tokens: int = field(
         default=paper.TOKENS_PER_SAMPLE,
@@ -123,8 +124,11 @@ class Seq2SeqFinetuneTask(ComputeLedgerTask, FairseqTask):
     def split_file(self, split: str) -> Tuple[str, str]:
         """(path, language) of a subset."""
         name, _, lang = split.partition(".")
-        path = {"train": self.cfg.train_file, "valid": self.cfg.valid_file,
-                "test": self.cfg.test_file}.get(name)  # fmt: skip
+        path = {
+            "train": self.cfg.train_file,
+            "valid": self.cfg.valid_file,
+            "test": self.cfg.test_file,
+        }.get(name)
         if path is None or (lang and name != "test"):
             raise RecipesError(
                 f"subset {split!r}: expected train, valid, test or test.LANG"
@@ -160,10 +164,16 @@ class Seq2SeqFinetuneTask(ComputeLedgerTask, FairseqTask):
             )
         self.examples[split] = examples
         self.datasets[split] = LanguagePairDataset(
-            sources, np.array([len(s) for s in sources]), self.dictionary,
-            targets, np.array([len(t) for t in targets]), self.dictionary,
-            left_pad_source=False, left_pad_target=False, shuffle=(split == "train"),
-        )  # fmt: skip
+            sources,
+            np.array([len(s) for s in sources]),
+            self.dictionary,
+            targets,
+            np.array([len(t) for t in targets]),
+            self.dictionary,
+            left_pad_source=False,
+            left_pad_target=False,
+            shuffle=(split == "train"),
+        )
         logger.info(f"{split}: {len(examples)} examples from {path}, {cut} cut to length")
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, **kwargs):

@@ -26,8 +26,10 @@ XSUM_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 class SummarizationConfig(Seq2SeqFinetuneConfig):
     xsum_split_file: str = field(
         default="",
-        metadata={"help": "XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json of the raw release "
-                  "(default: looked up beside the .summary files)"},  # fmt: skip
+        metadata={
+            "help": "XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json of the raw release "
+            "(default: looked up beside the .summary files)"
+        },
     )
 
 

@@ -19,8 +19,11 @@ from ..data.finetune.encoding import sentence_pieces, token_labels, word_subword
 from .finetune import FinetuneConfig, FinetuneTask
 
 HEAD = "tags"
-READERS = {"panx": panx.read_panx, "conllu": udpos.read_conllu,
-           "two-column": udpos.read_two_column}  # fmt: skip
+READERS = {
+    "panx": panx.read_panx,
+    "conllu": udpos.read_conllu,
+    "two-column": udpos.read_two_column,
+}
 
 
 @dataclass

@@ -83,8 +83,18 @@ def test_bad_input(bart_path, extracted, smoke, tmp_path):
 def test_cli_refuses_to_overwrite(bart_path, extracted):
     path, _ = extracted
     before = path.read_bytes()
-    proc = run([sys.executable, "-m", "fairseq_recipes.checkpoints.extract_encoder",
-                "--input", bart_path, "--output", path], check=False)  # fmt: skip
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_recipes.checkpoints.extract_encoder",
+            "--input",
+            bart_path,
+            "--output",
+            path,
+        ],
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr == f"error: {path}: exists (pass --overwrite to replace it)\n"
     assert path.read_bytes() == before

@@ -73,8 +73,12 @@ SCRIPT = textwrap.dedent("""
 
 
 def _save_and_die(mode, save_dir):
-    return subprocess.run([sys.executable, "-c", SCRIPT, mode, str(save_dir)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode, str(save_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_stock_fairseq_leaves_a_truncated_checkpoint_last(tmp_path):
@@ -118,9 +122,11 @@ def test_saves_are_flushed_then_renamed(tmp_path, monkeypatch):
     events = []
     fsync, replace = os.fsync, os.replace
     monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
-    monkeypatch.setattr(os, "replace",
-                        lambda a, b: (events.append(("rename", os.path.basename(b))),
-                                      replace(a, b))[1])  # fmt: skip
+    monkeypatch.setattr(
+        os,
+        "replace",
+        lambda a, b: (events.append(("rename", os.path.basename(b))), replace(a, b))[1],
+    )
     checkpoint_utils.torch_persistent_save({"w": torch.ones(3)}, str(tmp_path / "c.pt"))
     assert events[:2] == ["fsync", ("rename", "c.pt")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]

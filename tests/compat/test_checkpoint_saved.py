@@ -37,8 +37,11 @@ def _trainer(task, saves=True):
 @pytest.fixture
 def no_write(monkeypatch):
     written = []
-    monkeypatch.setattr(checkpoint_utils, "torch_persistent_save",
-                        lambda state, filename, async_write=False: written.append(filename))  # fmt: skip
+    monkeypatch.setattr(
+        checkpoint_utils,
+        "torch_persistent_save",
+        lambda state, filename, async_write=False: written.append(filename),
+    )
     return written
 
 

@@ -13,8 +13,13 @@ from helpers import PLUGIN
 import fairseq_recipes  # noqa: F401  (installs the fixes)
 from fairseq_recipes.compat import distributed
 
-TORCHRUN = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29511", "WORLD_SIZE": "2",
-            "RANK": "1", "LOCAL_RANK": "1"}  # fmt: skip
+TORCHRUN = {
+    "MASTER_ADDR": "127.0.0.1",
+    "MASTER_PORT": "29511",
+    "WORLD_SIZE": "2",
+    "RANK": "1",
+    "LOCAL_RANK": "1",
+}
 
 
 def _dist_cfg(**overrides):
@@ -68,8 +73,16 @@ def _train_cfg(*args):
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     parser = options.get_training_parser()
-    argv = ["/nonexistent", "--user-dir", str(PLUGIN), "--arch", "roberta_base",
-            "--task", "masked_lm", *args]  # fmt: skip
+    argv = [
+        "/nonexistent",
+        "--user-dir",
+        str(PLUGIN),
+        "--arch",
+        "roberta_base",
+        "--task",
+        "masked_lm",
+        *args,
+    ]
     args = options.parse_args_and_arch(parser, argv)
     return args, convert_namespace_to_omegaconf(args)
 
@@ -110,10 +123,15 @@ def one_rank_group(tmp_path):
 
 def _ddp_args():
     return argparse.Namespace(
-        tpu=False, ddp_backend="c10d", device_id=0, broadcast_buffers=False,
-        bucket_cap_mb=25, find_unused_parameters=True, gradient_as_bucket_view=False,
+        tpu=False,
+        ddp_backend="c10d",
+        device_id=0,
+        broadcast_buffers=False,
+        bucket_cap_mb=25,
+        find_unused_parameters=True,
+        gradient_as_bucket_view=False,
         ddp_comm_hook="none",
-    )  # fmt: skip
+    )
 
 
 def test_stock_ddp_rejects_a_cpu_module_with_device_ids(one_rank_group, monkeypatch):
@@ -148,8 +166,9 @@ def test_bf16_trains_end_to_end_off_tpu(data_bin, tmp_path):
     parameter (never flat)."""
     from helpers import final_updates, train_losses, train_script
 
-    proc = train_script("roberta-12e", data_bin, tmp_path / "bf16", "--bf16",
-                        UPDATES=4, LOG_INTERVAL=1)  # fmt: skip
+    proc = train_script(
+        "roberta-12e", data_bin, tmp_path / "bf16", "--bf16", UPDATES=4, LOG_INTERVAL=1
+    )
     out = proc.stdout + proc.stderr
     assert "'bf16': True" in out and "'tpu': False" in out
     assert final_updates(out) == 4 and len(train_losses(out)) == 4

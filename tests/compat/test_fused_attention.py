@@ -69,8 +69,9 @@ def test_stock_fairseq_runs_cross_and_incremental_attention_by_hand():
         )
         state = {}
         stepping = _ops(
-            lambda: self_attn(x[:1], x[:1], x[:1], incremental_state=state,
-                              need_weights=False)  # fmt: skip
+            lambda: self_attn(
+                x[:1], x[:1], x[:1], incremental_state=state, need_weights=False
+            )
         )
     for ops in (crossing, stepping):
         assert {"aten::bmm", "aten::_softmax"} <= ops
@@ -81,14 +82,11 @@ def test_the_fix_runs_them_on_the_fused_kernel():
     self_attn, cross = _attentions()
     x, memory = torch.randn(5, 2, DIM), torch.randn(7, 2, DIM)
     state = {}
-    for call in (lambda: cross(
-        x, memory, memory, static_kv=True, need_weights=False
-    ), lambda: self_attn(
-        x[:1],
-        x[:1],
-        x[:1],
-        incremental_state=state,
-        need_weights=False),  # fmt: skip
+    for call in (
+        lambda: cross(x, memory, memory, static_kv=True, need_weights=False),
+        lambda: self_attn(
+            x[:1], x[:1], x[:1], incremental_state=state, need_weights=False
+        ),
         lambda: self_attn(x, x, x, need_weights=False),
     ):
         ops = _ops(call)
@@ -177,8 +175,15 @@ def _decode(self_attn, cross, stock, beam, steps=6):
         for t in range(steps):
             x = inputs[t : t + 1]
             y, _ = self_attn(x, x, x, incremental_state=state, need_weights=False)
-            z, _ = cross(y, memory, memory, pads, incremental_state=state,
-                         static_kv=True, need_weights=False)  # fmt: skip
+            z, _ = cross(
+                y,
+                memory,
+                memory,
+                pads,
+                incremental_state=state,
+                static_kv=True,
+                need_weights=False,
+            )
             outs.append(z)
             if t == 2:  # beam search reorders the hypotheses
                 order = torch.arange(3 * beam).flip(0)
@@ -228,8 +233,16 @@ def _model(data_bin, name, *extra):
     task_name, options = MODELS[name]
     arch = [] if "--arch" in options else ["--arch", name]
     width = ENCODER_WIDTH + (DECODER_WIDTH if name in SEQ2SEQ else [])
-    task, args = setup(data_bin / "shard0", "--task", task_name, *arch, *options,
-                       *width, *NO_DROPOUT, *extra)  # fmt: skip
+    task, args = setup(
+        data_bin / "shard0",
+        "--task",
+        task_name,
+        *arch,
+        *options,
+        *width,
+        *NO_DROPOUT,
+        *extra
+    )
     torch.manual_seed(0)
     model = task.build_model(args)
     # BART's initialization (std 0.02) makes every input decode to the same tokens;
@@ -266,8 +279,9 @@ def test_training_outputs_and_gradients_equal_stock(data_bin, name):
             logits, extra = model(**batch["net_input"])
         valid = batch["target"].ne(pad)
         logits[valid].logsumexp(-1).sum().backward()
-        grads = {n: p.grad.clone() for n, p in model.named_parameters()
-                 if p.grad is not None}  # fmt: skip
+        grads = {
+            n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None
+        }
         results.append((logits[valid], grads, extra))
     (a, ga, extra_stock), (b, gb, extra_fused) = results
     assert (a - b).abs().max() < TOLERANCE and a.std() > 100 * TOLERANCE
@@ -296,8 +310,10 @@ def _generate(task, model, batch, print_alignment=False):
     """fairseq-generate's path: prepare_for_inference_, the task's generator, beam 3."""
     cfg = GenerationConfig(beam=3, nbest=3, max_len_b=12, print_alignment=print_alignment)
     hypos = task.inference_step(task.build_generator([model], cfg), [model], batch)
-    return [[(h["tokens"].tolist(), h["score"].item(), h["attention"]) for h in nbest]
-            for nbest in hypos]  # fmt: skip
+    return [
+        [(h["tokens"].tolist(), h["score"].item(), h["attention"]) for h in nbest]
+        for nbest in hypos
+    ]
 
 
 @pytest.mark.parametrize("name", SEQ2SEQ)
@@ -333,13 +349,19 @@ def test_print_alignment_keeps_the_alignment(data_bin):
 
 
 def test_the_stock_setting_leaves_fairseq_as_it_is():
-    code = ("import fairseq_recipes\n"
-            "from fairseq.modules.multihead_attention import MultiheadAttention as M\n"
-            "print(M.forward.__module__)")  # fmt: skip
+    code = (
+        "import fairseq_recipes\n"
+        "from fairseq.modules.multihead_attention import MultiheadAttention as M\n"
+        "print(M.forward.__module__)"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, fused_attention.ENV: "stock"},
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        env={**os.environ, fused_attention.ENV: "stock"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert proc.stdout.split() == ["fairseq.modules.multihead_attention"]
     assert MultiheadAttention.forward.__module__ == fused_attention.__name__
 
@@ -348,8 +370,10 @@ def test_a_bad_setting_is_one_line():
     proc = subprocess.run(
         [sys.executable, "-c", "import fairseq_recipes"],
         env={**os.environ, fused_attention.ENV: "flash"},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: FAIRSEQ_RECIPES_ATTENTION=flash: use one of fused, stock"

@@ -7,8 +7,13 @@ REPORT = "import logging; r = logging.getLogger(); print(r.level, len(r.handlers
 
 
 def _root_after(imports: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", f"{imports}; {REPORT}"],
-                          capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", f"{imports}; {REPORT}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return proc.stdout.split()
 
 

@@ -48,8 +48,12 @@ def test_damage_is_told_from_a_whole_file(tmp_path):
 
 
 def test_the_fallback_is_the_readable_checkpoint_furthest_into_training(tmp_path):
-    for name, value in [("checkpoint1.pt", 1), ("checkpoint_1_5.pt", 2),
-                        ("checkpoint_2_9.pt", 3), ("checkpoint_best.pt", 0)]:  # fmt: skip
+    for name, value in [
+        ("checkpoint1.pt", 1),
+        ("checkpoint_1_5.pt", 2),
+        ("checkpoint_2_9.pt", 3),
+        ("checkpoint_best.pt", 0),
+    ]:
         _save(tmp_path / name, value)
     (tmp_path / "checkpoint_2_12.pt").write_bytes(b"half a file")  # damaged: skipped
     last = tmp_path / "checkpoint_last.pt"

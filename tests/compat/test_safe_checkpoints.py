@@ -31,9 +31,13 @@ def _fairseq_like_state():
         },
         "model": {"w": torch.ones(2)},
         "optimizer_history": [
-            {"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
-             "lr_scheduler_state": {"best": np.float64(1.5)}, "num_updates": 3}
-        ],  # fmt: skip
+            {
+                "criterion_name": "MaskedLmLoss",
+                "optimizer_name": "FairseqAdam",
+                "lr_scheduler_state": {"best": np.float64(1.5)},
+                "num_updates": 3,
+            }
+        ],
         "extra_state": {"best": np.float64(2.5), "train_iterator": {"epoch": 1}},
         "last_optimizer_state": None,
     }
@@ -123,16 +127,26 @@ def _hostile(tmp_path, name, payload, **save):
     [
         ("blocked-module", lambda p: _hostile(p, "a", _System()), "posix.system"),
         ("not-allowlisted", lambda p: _hostile(p, "b", _Eval()), "eval"),
-        ("allowed-class-called-on-a-function",
-         lambda p: _hostile(p, "c", _OrderedDictOfSystem()), "posix.system"),
-        ("legacy-format",
-         lambda p: _hostile(p, "d", _System(), _use_new_zipfile_serialization=False),
-         "posix.system"),
-        ("plain-pickle", lambda p: _file(p / "e.pt", __import__("pickle").dumps(
-            {"model": _System()}, protocol=4)), "refuses it"),
+        (
+            "allowed-class-called-on-a-function",
+            lambda p: _hostile(p, "c", _OrderedDictOfSystem()),
+            "posix.system",
+        ),
+        (
+            "legacy-format",
+            lambda p: _hostile(p, "d", _System(), _use_new_zipfile_serialization=False),
+            "posix.system",
+        ),
+        (
+            "plain-pickle",
+            lambda p: _file(
+                p / "e.pt", __import__("pickle").dumps({"model": _System()}, protocol=4)
+            ),
+            "refuses it",
+        ),
         ("legacy-tar", lambda p: _file(p / "f.pt", b"\0" * 4096), "legacy .tar format"),
     ],
-)  # fmt: skip
+)
 def test_every_refusal_is_one_line_without_the_unsafe_advice(
     tmp_path, name, build, refused
 ):

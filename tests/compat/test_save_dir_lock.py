@@ -24,8 +24,9 @@ HOLDER = textwrap.dedent("""
 
 @pytest.fixture
 def holder(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "holding"
     yield proc
     proc.kill()

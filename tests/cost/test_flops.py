@@ -13,12 +13,24 @@ from fairseq_recipes.cost.model_shape import ModelShape
 
 @pytest.mark.parametrize(
     "arch, extra",
-    [("bart_12e12d", []), ("bart_12e1d", []), ("two_stage_bart_12e12d", []),
-     ("two_stage_bart_12e12d", ["--cross-attention", "fusion"])],
-)  # fmt: skip
+    [
+        ("bart_12e12d", []),
+        ("bart_12e1d", []),
+        ("two_stage_bart_12e12d", []),
+        ("two_stage_bart_12e12d", ["--cross-attention", "fusion"]),
+    ],
+)
 def test_seq2seq_forward_flops(data_bin, arch, extra):
-    task, args = setup(data_bin / "shard0", "--task", "recipes_span_denoising",
-                       "--arch", arch, *WIDTH, *DECODER, *extra)  # fmt: skip
+    task, args = setup(
+        data_bin / "shard0",
+        "--task",
+        "recipes_span_denoising",
+        "--arch",
+        arch,
+        *WIDTH,
+        *DECODER,
+        *extra,
+    )
     model = task.build_model(args).eval()
     batch, n, m = 3, 40, 47
     src = torch.randint(5, len(task.dictionary), (batch, n))
@@ -30,8 +42,9 @@ def test_seq2seq_forward_flops(data_bin, arch, extra):
 
 
 def test_mlm_forward_flops(data_bin):
-    task, args = setup(data_bin / "shard0", "--task", "recipes_mlm", "--arch",
-                       "roberta_12e", *WIDTH)  # fmt: skip
+    task, args = setup(
+        data_bin / "shard0", "--task", "recipes_mlm", "--arch", "roberta_12e", *WIDTH
+    )
     model = task.build_model(args).eval()
     src = torch.randint(5, len(task.dictionary), (2, 50))
     masked = torch.zeros(2, 50, dtype=torch.bool)
@@ -51,6 +64,9 @@ def test_frozen_encoder_costs_its_forward_only():
     assert frozen == flops.encoder + 2 * flops.cross_kv + 3 * (
         flops.decoder - flops.cross_kv + flops.output
     )
-    fused = forward_flops(ModelShape(vocab=250_000, encoder_layers=12, decoder_layers=12,
-                                     fusion=True), 512, 512)  # fmt: skip
+    fused = forward_flops(
+        ModelShape(vocab=250_000, encoder_layers=12, decoder_layers=12, fusion=True),
+        512,
+        512,
+    )
     assert fused.cross_kv == 0 and fused.train(True) > frozen

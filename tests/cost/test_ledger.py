@@ -47,13 +47,15 @@ TWO_STAGE = ["--arch", "two_stage_bart_12e12d", "--freeze-encoder-updates"]
 
 @pytest.mark.parametrize(
     "args, update, frozen, decoder_layers",
-    [(MLM, 0, False, 0),
-     ([*TWO_STAGE, "3"], 0, True, 12),
-     ([*TWO_STAGE, "3"], 5, False, 12),
-     ([*TWO_STAGE, "-1", "--cross-attention", "fusion"], 0, True, 12),
-     (["--arch", "bart_12e1d"], 0, False, 1)],
+    [
+        (MLM, 0, False, 0),
+        ([*TWO_STAGE, "3"], 0, True, 12),
+        ([*TWO_STAGE, "3"], 5, False, 12),
+        ([*TWO_STAGE, "-1", "--cross-attention", "fusion"], 0, True, 12),
+        (["--arch", "bart_12e1d"], 0, False, 1),
+    ],
     ids=["mlm", "frozen", "unfrozen", "fusion-frozen", "bart_12e1d"],
-)  # fmt: skip
+)
 def test_batch_cost_equals_torchs_count_of_the_training_step(
     data_bin, args, update, frozen, decoder_layers
 ):
@@ -77,8 +79,10 @@ def test_batch_cost_equals_torchs_count_of_the_training_step(
 
 def _ledger_lines(log):
     """{update: (tokens, tu, flops)} of a fairseq JSON log at --log-interval 1."""
-    return {u: (int(r["wpb"]), r["tu"], r["flops"])
-            for u, r in train_log.per_update(log).items()}  # fmt: skip
+    return {
+        u: (int(r["wpb"]), r["tu"], r["flops"])
+        for u, r in train_log.per_update(log).items()
+    }
 
 
 def test_live_ledger_equals_the_prediction_for_the_tokens_seen(smoke):
@@ -113,8 +117,9 @@ def test_resumed_run_continues_its_ledger(smoke, data_bin, tmp_path):
     # resume at the end of the frozen phase (the run keeps updates 10 and 15)
     (at_switch,) = save_dir.glob("checkpoint_*_10.pt")
     shutil.copy(at_switch, resumed / "checkpoint_last.pt")
-    proc = train_script(UNFRZ, data_bin, resumed, LOG_INTERVAL=1, SAVE_INTERVAL=5,
-                        INIT=init)  # fmt: skip
+    proc = train_script(
+        UNFRZ, data_bin, resumed, LOG_INTERVAL=1, SAVE_INTERVAL=5, INIT=init
+    )
     assert "Loaded checkpoint" in proc.stdout + proc.stderr
     whole, second = _ledger_lines(log), _ledger_lines(proc.stdout + proc.stderr)
     assert min(second) == 11 and max(second) == max(whole)
@@ -144,8 +149,15 @@ def _tensorboard_scalars(logdir):
 
 def test_tensorboard_gets_the_running_totals(data_bin, tmp_path):
     logdir = tmp_path / "tb"
-    proc = train_script("roberta-12e", data_bin, tmp_path / "ck", "--tensorboard-logdir",
-                        logdir, UPDATES=4, LOG_INTERVAL=1)  # fmt: skip
+    proc = train_script(
+        "roberta-12e",
+        data_bin,
+        tmp_path / "ck",
+        "--tensorboard-logdir",
+        logdir,
+        UPDATES=4,
+        LOG_INTERVAL=1,
+    )
     lines = _ledger_lines(proc.stdout + proc.stderr)
     scalars = _tensorboard_scalars(logdir)
     tu = dict(scalars[("train_inner", "tu")])
@@ -157,8 +169,16 @@ def test_tensorboard_gets_the_running_totals(data_bin, tmp_path):
 
 
 def test_validation_is_not_counted(data_bin):
-    task, ns = setup(data_bin / "shard0", "--task", "recipes_mlm", "--arch",
-                     "roberta_12e", "--criterion", "masked_lm", *ENCODER_WIDTH)  # fmt: skip
+    task, ns = setup(
+        data_bin / "shard0",
+        "--task",
+        "recipes_mlm",
+        "--arch",
+        "roberta_12e",
+        "--criterion",
+        "masked_lm",
+        *ENCODER_WIDTH,
+    )
     model = task.build_model(ns)
     criterion = task.build_criterion(ns)
     sample = _one_block(task)
@@ -175,8 +195,13 @@ def test_validation_is_not_counted(data_bin):
 def test_recipes_cost_reads_the_ledger_of_checkpoints(smoke, tmp_path):
     save_dir, log = smoke(UNFRZ)
     lines = _ledger_lines(log)
-    proc = python_module("fairseq_recipes.cost.cli", "--format", "json",
-                         "--checkpoints", save_dir / "checkpoint_last.pt")  # fmt: skip
+    proc = python_module(
+        "fairseq_recipes.cost.cli",
+        "--format",
+        "json",
+        "--checkpoints",
+        save_dir / "checkpoint_last.pt",
+    )
     (row,) = json.loads(proc.stdout)
     assert row["updates"] == max(lines)
     assert row["tokens"] == sum(tokens for tokens, _, _ in lines.values())

@@ -14,13 +14,23 @@ from fairseq_recipes.recipes import BOTH_MODELS, STAGES
 
 # paper, Table 1: the compute cost of each model and of each way to get both, in TU
 PAPER_MODELS = {
-    "roberta-12e": 5.0, "bart-12e12d": 10.0, "bart-12e12d-mask": 10.0, "bart-12e2d": 5.8,
-    "bart-12e2d-mask": 5.8, "bart-12e1d-mask": 5.4, "bart-12e12d+mlm": 11.0,
-    "2stage-bart-12e12d": 12.5, "2stage-bart-12e12d-attn-f": 12.5,
+    "roberta-12e": 5.0,
+    "bart-12e12d": 10.0,
+    "bart-12e12d-mask": 10.0,
+    "bart-12e2d": 5.8,
+    "bart-12e2d-mask": 5.8,
+    "bart-12e1d-mask": 5.4,
+    "bart-12e12d+mlm": 11.0,
+    "2stage-bart-12e12d": 12.5,
+    "2stage-bart-12e12d-attn-f": 12.5,
     "2stage-bart-12e12d-unfrz": 11.0,
-}  # fmt: skip
-PAPER_BOTH = {"from scratch": 15.0, "recipe 1": 11.0, "recipe 2": 12.5,
-              "recipe 2, unfrozen": 11.0}  # fmt: skip
+}
+PAPER_BOTH = {
+    "from scratch": 15.0,
+    "recipe 1": 11.0,
+    "recipe 2": 12.5,
+    "recipe 2, unfrozen": 11.0,
+}
 
 
 def _cost(*args):
@@ -74,15 +84,23 @@ def test_printed_tables_show_the_papers_figures(fmt):
     for model, tu in PAPER_MODELS.items():
         (row,) = [line for line in lines if line.strip("| ").split()[:1] == [model]]
         assert f" {tu:.1f} " in row
-    for way, stages, tu in [("from scratch", "5.0 + 10.0", 15.0),
-                            ("recipe 1", "10.0 + 1.0", 11.0),
-                            ("recipe 2, unfrozen", "5.0 + 3.0 + 3.0", 11.0)]:  # fmt: skip
+    for way, stages, tu in [
+        ("from scratch", "5.0 + 10.0", 15.0),
+        ("recipe 1", "10.0 + 1.0", 11.0),
+        ("recipe 2, unfrozen", "5.0 + 3.0 + 3.0", 11.0),
+    ]:
         (row,) = [line for line in lines if line.strip("| ").startswith(way + " ")]
         assert f"{stages} " in row and f" {tu:.1f} " in row
     (row,) = [line for line in lines if line.strip("| ").startswith("bart-12e12d+mlm ")]
     cells = row.strip("| ").split("|") if fmt == "markdown" else row.split()
-    assert [c.strip() for c in cells[:6]] == ["bart-12e12d+mlm", "12", "12", "600k",
-                                              "500k", "-"]  # fmt: skip
+    assert [c.strip() for c in cells[:6]] == [
+        "bart-12e12d+mlm",
+        "12",
+        "12",
+        "600k",
+        "500k",
+        "-",
+    ]
     if fmt == "markdown":
         assert sum(line.startswith("| ") for line in lines) == 2 + 11 + 6
     # recipe 3's rows are marked as not the paper's, with the note that says so
@@ -98,7 +116,9 @@ def test_frozen_layers_cost_half_a_tu_layer():
     assert training_units.training_units(tokens, 12, 12, encoder_frozen=True) == 1.5
     phases = training_units.phases(STAGES["2stage-bart-12e12d-unfrz"])
     assert [(p.updates, p.encoder_frozen) for p in phases] == [
-        (200_000, True), (150_000, False)]  # fmt: skip
+        (200_000, True),
+        (150_000, False),
+    ]
 
 
 def test_flop_view_agrees_with_tu_where_tu_is_exact():
@@ -120,8 +140,18 @@ def test_frozen_encoder_saves_two_thirds_of_its_flops():
 
 
 def test_shape_from_the_command_line_changes_flops_not_tu(tables):
-    proc = _cost("--format", "json", "--hidden", "512", "--ffn", "2048", "--vocab",
-                 "32000", "--tokens-per-sample", "256")  # fmt: skip
+    proc = _cost(
+        "--format",
+        "json",
+        "--hidden",
+        "512",
+        "--ffn",
+        "2048",
+        "--vocab",
+        "32000",
+        "--tokens-per-sample",
+        "256",
+    )
     small = json.loads(proc.stdout)
     assert small["width"] == dict(
         hidden=512, ffn=2048, vocab=32000, tokens_per_sample=256
@@ -141,10 +171,12 @@ def test_notes_state_where_flops_and_tu_disagree(tables):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--vocab", "-5"], "argument --vocab: -5 must be positive"),
-     (["--hidden", "wide"], "argument --hidden: 'wide' is not an integer"),
-     (["--tokens-per-sample", "2"], "--tokens-per-sample: a block needs")],
-)  # fmt: skip
+    [
+        (["--vocab", "-5"], "argument --vocab: -5 must be positive"),
+        (["--hidden", "wide"], "argument --hidden: 'wide' is not an integer"),
+        (["--tokens-per-sample", "2"], "--tokens-per-sample: a block needs"),
+    ],
+)
 def test_bad_options_are_one_line_errors(args, message):
     proc = _cost(*args)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -163,7 +195,9 @@ def test_recipe3_is_priced_by_objective_within_recipe2_unfrozens_budget(tables):
     joint = rows[recipe3.NAME]
     # 100k MLM updates at the encoder's 12 layers, 500k denoising updates at 24
     assert [(p["objectives"], round(p["tu"], 1)) for p in joint["phases"]] == [
-        (["mlm"], 1.0), (["denoising"], 10.0)]  # fmt: skip
+        (["mlm"], 1.0),
+        (["denoising"], 10.0),
+    ]
     assert (joint["encoder_updates"], joint["decoder_updates"]) == (600_000, 500_000)
     assert joint["tu"] == pytest.approx(11.0) and not joint["in_paper"]
     both = {b["way"]: b for b in tables["both_models"]}

@@ -350,8 +350,9 @@ def test_real_ud_text_through_the_pipeline(tmp_path):
 
 def test_dictionary_size_pads_the_dictionary_the_data_and_the_manifest_agree(tmp_path):
     write_corpus(tmp_path / "raw", langs=("en", "hi"), docs_per_lang=12, seed=2)
-    manifest = run(tmp_path / "raw", tmp_path / "out", "--valid-docs", 2,
-                   "--dictionary-size", 70_000)  # fmt: skip
+    manifest = run(
+        tmp_path / "raw", tmp_path / "out", "--valid-docs", 2, "--dictionary-size", 70_000
+    )
     dictionary = load_dictionary(tmp_path / "out" / "dict.txt")
     assert manifest["vocab_size"] == len(dictionary) == 70_000
     assert manifest["dictionary_padding"] == 70_000 - manifest["spm"]["pieces"] - 256

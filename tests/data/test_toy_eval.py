@@ -44,14 +44,24 @@ def test_layout_is_the_one_the_finetune_scripts_expect(data):
     root, dirs = data
     assert dirs == {task: root / name for task, name in toy_eval.DIRS.items()}
     assert [p.name for p in root.parent.iterdir()] == ["eval"]  # no temporary left
-    expected = ["xnli/XNLI-1.0/xnli.dev.tsv", "xnli/XNLI-1.0/xnli.test.tsv",
-                "xnli/XNLI-MT-1.0/multinli/multinli.train.en.tsv",
-                "matis/train_EN.tsv", "matis/dev_EN.tsv", "panx/en/train", "panx/en/dev",
-                "mtop/en/train.txt", "mtop/en/eval.txt",
-                "xsum/XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json"]  # fmt: skip
+    expected = [
+        "xnli/XNLI-1.0/xnli.dev.tsv",
+        "xnli/XNLI-1.0/xnli.test.tsv",
+        "xnli/XNLI-MT-1.0/multinli/multinli.train.en.tsv",
+        "matis/train_EN.tsv",
+        "matis/dev_EN.tsv",
+        "panx/en/train",
+        "panx/en/dev",
+        "mtop/en/train.txt",
+        "mtop/en/eval.txt",
+        "xsum/XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json",
+    ]
     for lang in LANGS:
-        expected += [f"matis/test_{lang.upper()}.tsv", f"panx/{lang}/test",
-                     f"mtop/{lang}/test.txt"]  # fmt: skip
+        expected += [
+            f"matis/test_{lang.upper()}.tsv",
+            f"panx/{lang}/test",
+            f"mtop/{lang}/test.txt",
+        ]
         assert len(list(root.glob(f"ud/UD_*/{lang}_*-ud-test.conllu"))) == 1
     assert all((root / name).is_file() for name in expected), expected
     assert len(list(root.glob("ud/UD_*/en_*-ud-train.conllu"))) == 1
@@ -132,8 +142,10 @@ def _conllu_sentences(path):
     assert blocks[-1] == ""
     for block in blocks[:-1]:
         lines = block.split("\n")
-        yield ([x for x in lines if x.startswith("#")],
-               [x.split("\t") for x in lines if not x.startswith("#")])  # fmt: skip
+        yield (
+            [x for x in lines if x.startswith("#")],
+            [x.split("\t") for x in lines if not x.startswith("#")],
+        )
 
 
 def test_ud_valid_conllu_and_a_word_tag_baseline(data):
@@ -228,8 +240,18 @@ def test_same_call_same_bytes_other_seed_other_data(tmp_path):
 
 def test_cli_refuses_an_existing_output_and_leaves_it_untouched(tmp_path, capsys):
     out = tmp_path / "eval"
-    args = ["--output", str(out), "--langs", "en,ja", "--train", "6", "--dev", "3",
-            "--test", "3"]  # fmt: skip
+    args = [
+        "--output",
+        str(out),
+        "--langs",
+        "en,ja",
+        "--train",
+        "6",
+        "--dev",
+        "3",
+        "--test",
+        "3",
+    ]
     cli_main(args)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == list(toy_eval.TASKS)
@@ -246,11 +268,13 @@ def test_cli_refuses_an_existing_output_and_leaves_it_untouched(tmp_path, capsys
 
 @pytest.mark.parametrize(
     "options, message",
-    [(["--train", "0"], "--train must be"),
-     (["--tasks", "xnli,ner"], "--tasks: no task ner"),
-     (["--langs", "en,xx"], "--langs: no toy language xx"),
-     (["--langs", "fr"], "--langs must include en")],
-)  # fmt: skip
+    [
+        (["--train", "0"], "--train must be"),
+        (["--tasks", "xnli,ner"], "--tasks: no task ner"),
+        (["--langs", "en,xx"], "--langs: no toy language xx"),
+        (["--langs", "fr"], "--langs must include en"),
+    ],
+)
 def test_bad_options_are_one_line_errors(tmp_path, capsys, options, message):
     with pytest.raises(SystemExit) as exit_:
         cli_main(["--output", str(tmp_path / "eval"), *options])
@@ -261,15 +285,25 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, options, message):
 
 
 def test_api_errors_name_the_option(tmp_path):
-    for kwargs, option in (({"test": 0}, "--test"), ({"tasks": []}, "--tasks"),
-                           ({"langs": ["en", "xx"]}, "--langs")):  # fmt: skip
+    for kwargs, option in (
+        ({"test": 0}, "--test"),
+        ({"tasks": []}, "--tasks"),
+        ({"langs": ["en", "xx"]}, "--langs"),
+    ):
         with pytest.raises(PipelineError, match=f"^{option}"):
             write_eval_data(tmp_path / "eval", **kwargs)
     (tmp_path / "eval").mkdir()
     with pytest.raises(PipelineError, match="^--output .* exists"):
         write_eval_data(tmp_path / "eval")
-    dirs = write_eval_data(tmp_path / "eval", train=2, dev=1, test=1, tasks=["xnli"],
-                           langs=["en"], overwrite=True)  # fmt: skip
+    dirs = write_eval_data(
+        tmp_path / "eval",
+        train=2,
+        dev=1,
+        test=1,
+        tasks=["xnli"],
+        langs=["en"],
+        overwrite=True,
+    )
     assert dirs == {"xnli": tmp_path / "eval" / "xnli"}
 
 

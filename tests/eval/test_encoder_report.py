@@ -15,9 +15,13 @@ def _metrics(path, task, metric, langs, intervals=None):
     """A metrics.json; ``intervals``: {lang or avg_0s: (low, high)} of ``metric``."""
     path.mkdir(parents=True)
     others = [v for lang, v in langs.items() if lang != "en"]
-    data = {"task": task, "metric": metric, "en": langs["en"],
-            "avg_0s": sum(others) / len(others),
-            "languages": {lang: {metric: v} for lang, v in langs.items()}}  # fmt: skip
+    data = {
+        "task": task,
+        "metric": metric,
+        "en": langs["en"],
+        "avg_0s": sum(others) / len(others),
+        "languages": {lang: {metric: v} for lang, v in langs.items()},
+    }
     if intervals:
         data["intervals"] = {k: {metric: list(v)} for k, v in intervals.items()}
     (path / "metrics.json").write_text(json.dumps(data))
@@ -43,8 +47,12 @@ def results(tmp_path):
     _wikiann(root, "2stage-bart-12e12d", 1, 72.0, 65.0, 75.0, half=3.0)
     _wikiann(root, "bart-12e12d", 1, 62.0, 50.0, 60.0, half=3.0)
     # an old metrics.json: no interval, so no mark can be justified
-    _metrics(root / "roberta-12e" / "xnli" / "seed1", "xnli", "accuracy",
-             {"en": 70.0, "de": 60.0})  # fmt: skip
+    _metrics(
+        root / "roberta-12e" / "xnli" / "seed1",
+        "xnli",
+        "accuracy",
+        {"en": 70.0, "de": 60.0},
+    )
     return root
 
 
@@ -56,8 +64,10 @@ def _rows(path):
 def test_table2_marks_only_differences_beyond_the_noise(results, tmp_path):
     build_report(results, tmp_path / "report")
     header, rows = _rows(tmp_path / "report" / "table2.md")
-    assert header == ("| Model | xnli accuracy en | xnli accuracy avg-0s | "
-                      "wikiann f1 en | wikiann f1 avg-0s |")  # fmt: skip
+    assert header == (
+        "| Model | xnli accuracy en | xnli accuracy avg-0s | "
+        "wikiann f1 en | wikiann f1 avg-0s |"
+    )
     # one run: the value alone (no "± 0.0"); xnli: one model, nothing to rank
     assert rows["roberta-12e"] == "| roberta-12e | 70.0 | 60.0 | **80.0** | 65.0 |"
     assert (
@@ -127,7 +137,9 @@ def test_csv_languages_and_charts(results, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "report" / "table2.csv")))
     roberta = [r for r in rows if r["model"] == "roberta-12e" and r["task"] == "wikiann"]
     assert [(r["split"], float(r["mean"]), r["runs"], r["std"]) for r in roberta] == [
-        ("en", 80.0, "1", ""), ("avg-0s", 65.0, "1", "")]  # fmt: skip
+        ("en", 80.0, "1", ""),
+        ("avg-0s", 65.0, "1", ""),
+    ]
     assert (float(roberta[0]["ci_low"]), float(roberta[0]["ci_high"])) == (77.0, 83.0)
     languages = (tmp_path / "report" / "languages.md").read_text()
     assert "### wikiann f1\n\n| Model | en | de | fr |" in languages

@@ -25,11 +25,36 @@ def runs(smoke, data_bin, tmp_path_factory):
     short = [["Ada", "met", "Bob"], ["Rome", "and", "Paris"], ["Bob", "in", "Rome"]] * 20
     train = _panx(tmp / "train", short)
     test_de = _panx(tmp / "test_de", [LONG, ["Bob", "in", "Paris"]])
-    args = ["--encoder", smoke("roberta-12e")[0] / "checkpoint_last.pt",
-            "--task", "wikiann", "--data", data_bin, "--train", train, "--valid", train,
-            "--test", f"en={train}", f"de={test_de}", "--output", tmp / "out",
-            "--seeds", 2, "--cpu", "--max-updates", 8, "--peak-lr", 2e-3,
-            "--warmup-updates", 2, "--batch-size", 16, "--max-piece-tokens", 16]  # fmt: skip
+    args = [
+        "--encoder",
+        smoke("roberta-12e")[0] / "checkpoint_last.pt",
+        "--task",
+        "wikiann",
+        "--data",
+        data_bin,
+        "--train",
+        train,
+        "--valid",
+        train,
+        "--test",
+        f"en={train}",
+        f"de={test_de}",
+        "--output",
+        tmp / "out",
+        "--seeds",
+        2,
+        "--cpu",
+        "--max-updates",
+        8,
+        "--peak-lr",
+        2e-3,
+        "--warmup-updates",
+        2,
+        "--batch-size",
+        16,
+        "--max-piece-tokens",
+        16,
+    ]
     first = python_module("fairseq_recipes.eval.finetune", *args)
     second = python_module("fairseq_recipes.eval.finetune", *args)
     return tmp / "out", first, second
@@ -83,15 +108,33 @@ def test_a_second_run_reuses_finished_seeds(runs):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(["--test", "de"], "--test de: expected LANG=FILE"),
-     (["--test", "de=/nonexistent"], "--test de=/nonexistent: /nonexistent: no such file"),
-     (["--encoder", "/nonexistent.pt"], "--checkpoint /nonexistent.pt: no such file")],
-)  # fmt: skip
+    [
+        (["--test", "de"], "--test de: expected LANG=FILE"),
+        (
+            ["--test", "de=/nonexistent"],
+            "--test de=/nonexistent: /nonexistent: no such file",
+        ),
+        (["--encoder", "/nonexistent.pt"], "--checkpoint /nonexistent.pt: no such file"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(runs, data_bin, tmp_path, extra, message):
     out, _, _ = runs
     train = out.parent / "train"
-    args = ["--encoder", train, "--task", "wikiann", "--data", data_bin, "--train", train,
-            "--valid", train, "--output", tmp_path / "out", *extra]  # fmt: skip
+    args = [
+        "--encoder",
+        train,
+        "--task",
+        "wikiann",
+        "--data",
+        data_bin,
+        "--train",
+        train,
+        "--valid",
+        train,
+        "--output",
+        tmp_path / "out",
+        *extra,
+    ]
     proc = python_module("fairseq_recipes.eval.finetune", *args, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == f"error: {message}"

@@ -21,13 +21,21 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
     eval_data = (
         ud_release(tmp_path / "ud", root / "ud") if task == "udpos" else root / folder
     )
-    env = {"ENCODER": smoke("roberta-12e")[0] / "checkpoint_last.pt", "DATA": data_bin,
-           "EVAL_DATA": eval_data, "OUTPUT": out, "SEEDS": 1, "SMOKE": 1,
-           "PYTHON": sys.executable,
-           # the samples' English training set lacks labels other languages use
-           "MAP_UNKNOWN_LABELS_TO": "O" if task == "wikiann" else "X"}  # fmt: skip
-    run(["bash", ROOT / "train_scripts" / f"finetune-{task}.sh"],
-        env={k: str(v) for k, v in env.items()})  # fmt: skip
+    env = {
+        "ENCODER": smoke("roberta-12e")[0] / "checkpoint_last.pt",
+        "DATA": data_bin,
+        "EVAL_DATA": eval_data,
+        "OUTPUT": out,
+        "SEEDS": 1,
+        "SMOKE": 1,
+        "PYTHON": sys.executable,
+        # the samples' English training set lacks labels other languages use
+        "MAP_UNKNOWN_LABELS_TO": "O" if task == "wikiann" else "X",
+    }
+    run(
+        ["bash", ROOT / "train_scripts" / f"finetune-{task}.sh"],
+        env={k: str(v) for k, v in env.items()},
+    )
     metrics = json.loads((out / "seed1" / "metrics.json").read_text())
     assert sorted(metrics["languages"]) == sorted(paper.LANGUAGES)
     assert all(0 <= m["f1"] <= 100 for m in metrics["languages"].values())
@@ -40,8 +48,11 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
 
 
 def test_script_without_encoder_is_a_one_line_error(tmp_path):
-    proc = run(["bash", ROOT / "train_scripts" / "finetune-xnli.sh"],
-               env={"ENCODER": "", "PYTHON": sys.executable}, check=False)  # fmt: skip
+    proc = run(
+        ["bash", ROOT / "train_scripts" / "finetune-xnli.sh"],
+        env={"ENCODER": "", "PYTHON": sys.executable},
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: set CHECKPOINT to the checkpoint to fine-tune"
 
@@ -52,14 +63,25 @@ def test_seq2seq_scripts_run_in_smoke_mode(smoke, data_bin, tmp_path):
     from helpers import write_mtop
 
     words = [f"w{i}" for i in range(30)]
-    mtop = write_mtop(tmp_path / "mtop", words, langs=("en", "de", "es", "fr", "hi"),
-                      sizes=(("train", 32), ("eval", 8), ("test", 8)))  # fmt: skip
+    mtop = write_mtop(
+        tmp_path / "mtop",
+        words,
+        langs=("en", "de", "es", "fr", "hi"),
+        sizes=(("train", 32), ("eval", 8), ("test", 8)),
+    )
     bart = smoke("bart-12e2d")[0] / "checkpoint_last.pt"
-    base = {"CHECKPOINT": bart, "DATA": data_bin, "SEEDS": 1, "SMOKE": 1,
-            "PYTHON": sys.executable}  # fmt: skip
+    base = {
+        "CHECKPOINT": bart,
+        "DATA": data_bin,
+        "SEEDS": 1,
+        "SMOKE": 1,
+        "PYTHON": sys.executable,
+    }
     env = {**base, "EVAL_DATA": mtop, "OUTPUT": tmp_path / "out-mtop"}
-    run(["bash", ROOT / "train_scripts" / "finetune-mtop.sh"],
-        env={k: str(v) for k, v in env.items()})  # fmt: skip
+    run(
+        ["bash", ROOT / "train_scripts" / "finetune-mtop.sh"],
+        env={k: str(v) for k, v in env.items()},
+    )
     metrics = json.loads((tmp_path / "out-mtop" / "seed1" / "metrics.json").read_text())
     # the paper's languages that mTOP covers: Thai is not one of them
     assert sorted(metrics["languages"]) == ["de", "en", "es", "fr", "hi"]
@@ -67,10 +89,15 @@ def test_seq2seq_scripts_run_in_smoke_mode(smoke, data_bin, tmp_path):
     root = shared_data()
     if root is None:
         return
-    env = {**base, "EVAL_DATA": root / "xsum" / "xsum-extracts-from-downloads_Filtered",
-           "OUTPUT": tmp_path / "out-xsum"}  # fmt: skip
-    run(["bash", ROOT / "train_scripts" / "finetune-xsum.sh"],
-        env={k: str(v) for k, v in env.items()})  # fmt: skip
+    env = {
+        **base,
+        "EVAL_DATA": root / "xsum" / "xsum-extracts-from-downloads_Filtered",
+        "OUTPUT": tmp_path / "out-xsum",
+    }
+    run(
+        ["bash", ROOT / "train_scripts" / "finetune-xsum.sh"],
+        env={k: str(v) for k, v in env.items()},
+    )
     metrics = json.loads((tmp_path / "out-xsum" / "seed1" / "metrics.json").read_text())
     assert list(metrics["languages"]) == ["en"]
     assert set(metrics["languages"]["en"]) == {"rouge1", "rouge2", "rougeL"}

@@ -17,14 +17,34 @@ from fairseq_recipes.pipeline.config import from_dict
 
 ENCODER_TASKS = ("xnli", "matis", "wikiann", "udpos")
 #: English training set sizes of the released datasets (MultiNLI, mTOP, XSum)
-TRAIN_SIZE = {"xnli": 392_702, "matis": 4_478, "wikiann": 20_000, "udpos": 21_000,
-              "mtop": 15_667, "xsum": 204_045}  # fmt: skip
+TRAIN_SIZE = {
+    "xnli": 392_702,
+    "matis": 4_478,
+    "wikiann": 20_000,
+    "udpos": 21_000,
+    "mtop": 15_667,
+    "xsum": 204_045,
+}
 
 
 def _args(task, *options):
-    return build_parser().parse_args(["--checkpoint", "ck.pt", "--task", task, "--data",
-                                      "data-bin", "--output", "out", "--train", "t",
-                                      "--valid", "v", *options])  # fmt: skip
+    return build_parser().parse_args(
+        [
+            "--checkpoint",
+            "ck.pt",
+            "--task",
+            task,
+            "--data",
+            "data-bin",
+            "--output",
+            "out",
+            "--train",
+            "t",
+            "--valid",
+            "v",
+            *options,
+        ]
+    )
 
 
 def _value(argv, option):
@@ -68,13 +88,39 @@ def test_training_stopped_by_its_epochs_keeps_the_decay_of_the_max_updates(
     train.write_text(("\n".join(lines) + "\n\n") * 16, encoding="utf-8")
     # 16 sentences, batch 16: one update per epoch; 6 epochs end it at update 6 of 12
     python_module(
-        "fairseq_recipes.eval.finetune", "--checkpoint",
-        smoke("roberta-12e")[0] / "checkpoint_last.pt", "--task", "wikiann",
-        "--data", data_bin, "--train", train, "--valid", train, "--test", f"en={train}",
-        "--output", tmp_path / "out", "--seeds", "1", "--cpu", "--batch-size", "16",
-        "--epochs", "6", "--max-updates", "12", "--warmup-updates", "2",
-        "--peak-lr", "1e-3", "--max-piece-tokens", "16", "--log-interval", "1",
-    )  # fmt: skip
+        "fairseq_recipes.eval.finetune",
+        "--checkpoint",
+        smoke("roberta-12e")[0] / "checkpoint_last.pt",
+        "--task",
+        "wikiann",
+        "--data",
+        data_bin,
+        "--train",
+        train,
+        "--valid",
+        train,
+        "--test",
+        f"en={train}",
+        "--output",
+        tmp_path / "out",
+        "--seeds",
+        "1",
+        "--cpu",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "6",
+        "--max-updates",
+        "12",
+        "--warmup-updates",
+        "2",
+        "--peak-lr",
+        "1e-3",
+        "--max-piece-tokens",
+        "16",
+        "--log-interval",
+        "1",
+    )
     log = (tmp_path / "out" / "seed1" / "train.log").read_text()
     lrs = dict(
         (int(u), float(lr))
@@ -95,8 +141,16 @@ def test_freezing_the_embeddings_is_an_option_of_every_task(task):
 
 
 def test_the_main_job_passes_either_choice():
-    cfg = from_dict({"evaluate": {"finetune": {"freeze_embeddings": False,
-                                               "mtop": {"freeze_embeddings": True}}}})  # fmt: skip
+    cfg = from_dict(
+        {
+            "evaluate": {
+                "finetune": {
+                    "freeze_embeddings": False,
+                    "mtop": {"freeze_embeddings": True},
+                }
+            }
+        }
+    )
     assert cfg.finetune_options("xnli")[-1] == "--no-freeze-embeddings"
     assert cfg.finetune_options("mtop")[-1] == "--freeze-embeddings"
 
@@ -114,8 +168,13 @@ def test_a_seq2seq_model_freezes_its_embedding_layer(smoke, data_bin, name):
     path = smoke(name)[0] / "checkpoint_last.pt"
     built = {}
     for freeze in (False, True):
-        args = argparse.Namespace(arch="recipes_seq2seq", _name="recipes_seq2seq", task="x",
-                                  seq2seq_from=str(path), freeze_embeddings=freeze)  # fmt: skip
+        args = argparse.Namespace(
+            arch="recipes_seq2seq",
+            _name="recipes_seq2seq",
+            task="x",
+            seq2seq_from=str(path),
+            freeze_embeddings=freeze,
+        )
         built[freeze] = models.build_model(args, task)
     assert all(p.requires_grad for p in built[False].parameters())
     model = built[True]

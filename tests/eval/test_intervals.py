@@ -43,8 +43,16 @@ def test_parts_of_sentence_pairs_and_intents_give_the_scores():
     labels = ["entailment", "neutral", "contradiction"]
     pairs = [SentencePair("p", "h", rng.choice(labels), "en", "t") for _ in range(30)]
     guesses = [rng.choice(labels) for _ in pairs]
-    slots = [IntentSlots(("a", "b", "c"), tuple(rng.choice(BIO) for _ in range(3)),
-                         rng.choice(["x", "y"]), "en", "t") for _ in range(30)]  # fmt: skip
+    slots = [
+        IntentSlots(
+            ("a", "b", "c"),
+            tuple(rng.choice(BIO) for _ in range(3)),
+            rng.choice(["x", "y"]),
+            "en",
+            "t",
+        )
+        for _ in range(30)
+    ]
     predicted = [(rng.choice(["x", "y"]), _noisy(e.slots, BIO, rng)) for e in slots]
     for examples, predictions in ((pairs, guesses), (slots, predicted)):
         scores, parts = score(examples, predictions), score_parts(examples, predictions)

@@ -31,8 +31,9 @@ def test_each_language_is_the_sum_of_its_treebanks_in_file_name_order(release, c
     args = _args(*files.options)
     for lang, pattern in files.tests.items():
         merged = _read(args, pattern, lang, "test")
-        treebanks = sorted(release.glob(f"*/{lang}_*-ud-test*.conllu"),
-                           key=lambda p: p.name)  # fmt: skip
+        treebanks = sorted(
+            release.glob(f"*/{lang}_*-ud-test*.conllu"), key=lambda p: p.name
+        )
         parts = []
         for path in treebanks:
             try:
@@ -73,8 +74,11 @@ def test_xtremes_processed_files_are_read_directly(release, tmp_path):
     merged = task_files("udpos", release, ["en", "de", "hi"])
     processed = tmp_path / "udpos"
     processed.mkdir()
-    sets = {"train-en": merged.train, "dev-en": merged.valid,
-            **{f"test-{lang}": p for lang, p in merged.tests.items()}}  # fmt: skip
+    sets = {
+        "train-en": merged.train,
+        "dev-en": merged.valid,
+        **{f"test-{lang}": p for lang, p in merged.tests.items()},
+    }
     expected = {}
     for name, pattern in sets.items():
         expected[name] = udpos.read_conllu(pattern, name.split("-")[1])

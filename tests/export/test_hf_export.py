@@ -41,8 +41,15 @@ KINDS = {
 
 
 def _export(checkpoint, output, *args, check=True):
-    return python_module("fairseq_recipes.export.hf_export", "--checkpoint", checkpoint,
-                         "--output", output, *args, check=check)  # fmt: skip
+    return python_module(
+        "fairseq_recipes.export.hf_export",
+        "--checkpoint",
+        checkpoint,
+        "--output",
+        output,
+        *args,
+        check=check,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +108,10 @@ def _loaded(exported, name, auto_class):
     return checkpoint, tokenizer, model
 
 
-@pytest.mark.parametrize("name", [n for n, (cls, _) in KINDS.items()
-                                  if cls == "RobertaPreLayerNormForMaskedLM"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [n for n, (cls, _) in KINDS.items() if cls == "RobertaPreLayerNormForMaskedLM"],
+)
 def test_mlm_logits_equal_fairseq(exported, raw_corpus, name):
     checkpoint, tokenizer, model = _loaded(
         exported, name, transformers.AutoModelForMaskedLM
@@ -110,8 +119,9 @@ def test_mlm_logits_equal_fairseq(exported, raw_corpus, name):
     tied = KINDS[name][1]
     embed = model.get_input_embeddings().weight
     assert torch.equal(model.lm_head.decoder.weight, embed) is tied
-    batch = tokenizer(_texts(raw_corpus), padding=True, truncation=True,
-                      return_tensors="pt")  # fmt: skip
+    batch = tokenizer(
+        _texts(raw_corpus), padding=True, truncation=True, return_tensors="pt"
+    )
     ids, mask = batch["input_ids"], batch["attention_mask"].bool()
     assert (~mask).any()  # the batch is padded
     fairseq_model = _fairseq_model(checkpoint)
@@ -132,8 +142,9 @@ def _teacher_forcing(tokenizer, sources, targets):
     return batch, prev
 
 
-@pytest.mark.parametrize("name", [n for n, (cls, _) in KINDS.items()
-                                  if cls == "MBartForConditionalGeneration"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", [n for n, (cls, _) in KINDS.items() if cls == "MBartForConditionalGeneration"]
+)
 def test_seq2seq_logits_equal_fairseq_under_teacher_forcing(exported, raw_corpus, name):
     auto = transformers.AutoModelForSeq2SeqLM
     checkpoint, tokenizer, model = _loaded(exported, name, auto)
@@ -174,9 +185,12 @@ def test_a_missing_layer_norm_is_refused(smoke, tmp_path):
     """A model trained without --layernorm-embedding: mBART always applies that layer
     norm, and one of weight 1 and bias 0 still normalizes, so no stock export exists."""
     source = smoke("bart-12e1d-mask")[0] / "checkpoint_last.pt"
-    checkpoint = _without(source, tmp_path / "no_layernorm_embedding.pt",
-                          ("encoder.layernorm_embedding.", "decoder.layernorm_embedding."),
-                          layernorm_embedding=False)  # fmt: skip
+    checkpoint = _without(
+        source,
+        tmp_path / "no_layernorm_embedding.pt",
+        ("encoder.layernorm_embedding.", "decoder.layernorm_embedding."),
+        layernorm_embedding=False,
+    )
     fairseq_model = _fairseq_model(checkpoint)  # a valid fairseq model
     assert fairseq_model.encoder.layernorm_embedding is None
     proc = _export(checkpoint, tmp_path / "hf", check=False)
@@ -238,14 +252,41 @@ def parsers(data_bin, city_mtop, tmp_path_factory):
         if name not in done:
             out = root / name
             python_module(
-                "fairseq_recipes.eval.finetune", "--checkpoint", pretrained(name),
-                "--task", "mtop", "--data", data_bin, "--train", city_mtop / "train.txt",
-                "--valid", city_mtop / "eval.txt", "--test", f"en={city_mtop / 'eval.txt'}",
-                "--output", out, "--seeds", "1", "--cpu", "--batch-size", "16",
-                "--peak-lr", "3e-3", "--warmup-updates", "4", "--max-updates", "600",
-                "--epochs", "200", "--max-source-tokens", "128",
-                "--max-target-tokens", "64", "--target-format", "words",
-            )  # fmt: skip
+                "fairseq_recipes.eval.finetune",
+                "--checkpoint",
+                pretrained(name),
+                "--task",
+                "mtop",
+                "--data",
+                data_bin,
+                "--train",
+                city_mtop / "train.txt",
+                "--valid",
+                city_mtop / "eval.txt",
+                "--test",
+                f"en={city_mtop / 'eval.txt'}",
+                "--output",
+                out,
+                "--seeds",
+                "1",
+                "--cpu",
+                "--batch-size",
+                "16",
+                "--peak-lr",
+                "3e-3",
+                "--warmup-updates",
+                "4",
+                "--max-updates",
+                "600",
+                "--epochs",
+                "200",
+                "--max-source-tokens",
+                "128",
+                "--max-target-tokens",
+                "64",
+                "--target-format",
+                "words",
+            )
             done[name] = out / "seed1" / "checkpoints" / "checkpoint_best.pt"
         return done[name]
 
@@ -256,14 +297,42 @@ def _fairseq_generate(checkpoint, data_bin, mtop, tmp_path):
     """fairseq-generate --beam 3 --nbest 3 on the test set: per sample id, the three
     hypotheses as (token ids, score), best first."""
     probe = tmp_path / "hypotheses.jsonl"
-    run([sys.executable, "-m", "fairseq_cli.generate", data_bin, "--user-dir",
-         ROOT / "fairseq_recipes", "--path", checkpoint, "--task",
-         "recipes_semantic_parsing", "--train-file", mtop / "train.txt",
-         "--test-file", mtop / "test.txt", "--gen-subset", "test.en",
-         "--target-format", "words", "--beam", "3", "--nbest", "3", "--batch-size", "8",
-         "--required-batch-size-multiple", "1", "--max-source-tokens", "128",
-         "--max-target-tokens", "64", "--cpu"],
-        env={"PYTHONPATH": str(PROBE), "RECIPES_GENERATE_PROBE": str(probe)})  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.generate",
+            data_bin,
+            "--user-dir",
+            ROOT / "fairseq_recipes",
+            "--path",
+            checkpoint,
+            "--task",
+            "recipes_semantic_parsing",
+            "--train-file",
+            mtop / "train.txt",
+            "--test-file",
+            mtop / "test.txt",
+            "--gen-subset",
+            "test.en",
+            "--target-format",
+            "words",
+            "--beam",
+            "3",
+            "--nbest",
+            "3",
+            "--batch-size",
+            "8",
+            "--required-batch-size-multiple",
+            "1",
+            "--max-source-tokens",
+            "128",
+            "--max-target-tokens",
+            "64",
+            "--cpu",
+        ],
+        env={"PYTHONPATH": str(PROBE), "RECIPES_GENERATE_PROBE": str(probe)},
+    )
     found = {}
     for row in map(json.loads, probe.read_text().splitlines()):
         found.setdefault(row["id"], []).append((row["rank"], row["tokens"], row["score"]))
@@ -285,8 +354,13 @@ def test_generate_beam_3_equals_fairseq_generate(
     sources = [" ".join(e.words) for e in examples]  # the task's input, as text
     batch = tokenizer(sources, padding=True, return_tensors="pt")
     with torch.no_grad():
-        out = model.generate(**batch, num_beams=3, num_return_sequences=3,
-                             output_scores=True, return_dict_in_generate=True)  # fmt: skip
+        out = model.generate(
+            **batch,
+            num_beams=3,
+            num_return_sequences=3,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
     pad = tokenizer.pad_token_id
     tokens = [[t for t in row[1:].tolist() if t != pad] for row in out.sequences]
     scores = out.sequences_scores.tolist()
@@ -299,8 +373,13 @@ def test_generate_beam_3_equals_fairseq_generate(
     # the parsers learned the task and read their input (so the equality above covers
     # cross-attention): the best hypotheses differ between inputs, in words or score
     # (a narrow warm-started parser may name one city for all at 600 updates)
-    best = [(tokenizer.decode(reference[i][0][0], skip_special_tokens=True),
-             round(reference[i][0][1], 3)) for i in range(len(examples))]  # fmt: skip
+    best = [
+        (
+            tokenizer.decode(reference[i][0][0], skip_special_tokens=True),
+            round(reference[i][0][1], 3),
+        )
+        for i in range(len(examples))
+    ]
     assert len(set(best)) >= 2 and all(b.startswith("[IN:GET_WEATHER") for b, _ in best)
 
 
@@ -320,8 +399,9 @@ def test_tokenizer_ids_equal_the_fairseq_pipeline(exported, data_bin, raw_corpus
         assert tokenizer(text)["input_ids"] == [bos, *encoder.encode(text).tolist(), eos]
     # sentence pairs as the XNLI task lays them out: <s> A </s> </s> B </s>
     for first, second in zip(texts[::2], texts[1::2]):
-        expected = pair_pieces(0, encoder.encode(first), encoder.encode(second),
-                               10_000, bos, eos)[0]  # fmt: skip
+        expected = pair_pieces(
+            0, encoder.encode(first), encoder.encode(second), 10_000, bos, eos
+        )[0]
         assert tokenizer(first, second)["input_ids"] == expected.tokens.tolist()
     # every symbol keeps its fairseq id
     assert tokenizer.convert_ids_to_tokens(list(range(len(dictionary)))) == list(
@@ -329,9 +409,13 @@ def test_tokenizer_ids_equal_the_fairseq_pipeline(exported, data_bin, raw_corpus
     )
     for symbol in (MASK, DOC_SEP, *WORD_SENTINELS):
         assert tokenizer.convert_tokens_to_ids(symbol) == dictionary.index(symbol)
-    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id,
-            tokenizer.unk_token_id, tokenizer.mask_token_id) == (
-            bos, dictionary.pad(), eos, dictionary.unk(), dictionary.index(MASK))  # fmt: skip
+    assert (
+        tokenizer.bos_token_id,
+        tokenizer.pad_token_id,
+        tokenizer.eos_token_id,
+        tokenizer.unk_token_id,
+        tokenizer.mask_token_id,
+    ) == (bos, dictionary.pad(), eos, dictionary.unk(), dictionary.index(MASK))
     # the mTOP task's sentinel-marked input, typed as text
     from fairseq_recipes.tasks.semantic_parsing import (
         SemanticParsingConfig,
@@ -357,8 +441,13 @@ def test_reexport_is_byte_identical(exported, tmp_path):
     _export(checkpoint, tmp_path / "again")
     comparison = filecmp.dircmp(first, tmp_path / "again")
     assert sorted(os.listdir(first)) == sorted(os.listdir(tmp_path / "again"))
-    assert {"config.json", "generation_config.json", "model.safetensors",
-            "tokenizer.json", "tokenizer_config.json"} <= set(os.listdir(first))  # fmt: skip
+    assert {
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    } <= set(os.listdir(first))
     names = comparison.common_files
     _, mismatch, errors = filecmp.cmpfiles(
         first, tmp_path / "again", names, shallow=False
@@ -421,11 +510,23 @@ def test_bad_input_is_one_line_and_destroys_nothing(exported, smoke, tmp_path):
 
 def test_without_transformers_the_command_says_how_to_install_it(exported, tmp_path):
     checkpoint, _ = exported("roberta-12e")
-    code = ("import sys; sys.modules['transformers'] = None\n"
-            "from fairseq_recipes.export.hf_export import cli_main\n"
-            "cli_main(sys.argv[1:])")  # fmt: skip
-    proc = run([sys.executable, "-c", code, "--checkpoint", checkpoint, "--output",
-                tmp_path / "hf"], check=False)  # fmt: skip
+    code = (
+        "import sys; sys.modules['transformers'] = None\n"
+        "from fairseq_recipes.export.hf_export import cli_main\n"
+        "cli_main(sys.argv[1:])"
+    )
+    proc = run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--checkpoint",
+            checkpoint,
+            "--output",
+            tmp_path / "hf",
+        ],
+        check=False,
+    )
     assert proc.returncode == 2 and not (tmp_path / "hf").exists()
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: transformers is not installed: pip install 'fairseq_recipes[hf]'"
@@ -455,8 +556,14 @@ def test_the_logit_check_passes_an_export_and_fails_a_changed_one(
     fairseq's own float32 ones; fails it with one layer norm's bias moved by 1e-3."""
     checkpoint, out = exported(name)
     args = ["--checkpoint", checkpoint, "--data", data_bin, "--corpus", raw_corpus]
-    proc = python_module("fairseq_recipes.export.logit_check", *args, "--hf", out,
-                         "--output", tmp_path / "check.json")  # fmt: skip
+    proc = python_module(
+        "fairseq_recipes.export.logit_check",
+        *args,
+        "--hf",
+        out,
+        "--output",
+        tmp_path / "check.json",
+    )
     result = json.loads((tmp_path / "check.json").read_text())
     assert result["passed"] and proc.stdout.strip().endswith("passed")
     assert result["export_vs_fairseq"] < TOLERANCE < result["logit_std"] / 100
@@ -471,6 +578,7 @@ def test_the_logit_check_passes_an_export_and_fails_a_changed_one(
     )
     stored[key] = stored[key] + 1e-3
     save_file(stored, changed / "model.safetensors", metadata={"format": "pt"})
-    proc = python_module("fairseq_recipes.export.logit_check", *args, "--hf", changed,
-                         check=False)  # fmt: skip
+    proc = python_module(
+        "fairseq_recipes.export.logit_check", *args, "--hf", changed, check=False
+    )
     assert proc.returncode == 1 and "FAILED" in proc.stdout

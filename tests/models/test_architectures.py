@@ -31,11 +31,23 @@ def test_paper_shape(data_bin, arch):
 @pytest.mark.parametrize("arch", ["roberta_12e", *SEQ2SEQ])
 def test_parameter_count_equals_formula(data_bin, arch):
     task_name = "recipes_mlm" if arch.startswith("roberta") else "recipes_span_denoising"
-    width = ["--encoder-embed-dim", 32, "--encoder-ffn-embed-dim", 48,
-             "--encoder-attention-heads", 2]  # fmt: skip
+    width = [
+        "--encoder-embed-dim",
+        32,
+        "--encoder-ffn-embed-dim",
+        48,
+        "--encoder-attention-heads",
+        2,
+    ]
     if arch in SEQ2SEQ:
-        width += ["--decoder-embed-dim", 32, "--decoder-ffn-embed-dim", 48,
-                  "--decoder-attention-heads", 2]  # fmt: skip
+        width += [
+            "--decoder-embed-dim",
+            32,
+            "--decoder-ffn-embed-dim",
+            48,
+            "--decoder-attention-heads",
+            2,
+        ]
     task, args = setup(data_bin / "shard0", "--task", task_name, "--arch", arch, *width)
     model = task.build_model(args)
     shape = ModelShape.of_model(model)

@@ -28,9 +28,17 @@ PER_LAYER_TOKEN = 1 / (100_000 * 1_000_000 * 12)  # the paper's TU per layer and
 def _build(data_bin, *extra, dropout=False):
     """(task, model, criterion, args); without dropout unless asked (gradients compared
     across passes must be deterministic)."""
-    args = ["--task", "recipes_joint_pretraining", "--arch", "bart_12e12d_joint",
-            "--criterion", "recipes_joint", *WIDTH, *([] if dropout else NO_DROPOUT),
-            *extra]  # fmt: skip
+    args = [
+        "--task",
+        "recipes_joint_pretraining",
+        "--arch",
+        "bart_12e12d_joint",
+        "--criterion",
+        "recipes_joint",
+        *WIDTH,
+        *([] if dropout else NO_DROPOUT),
+        *extra,
+    ]
     task, ns = setup(data_bin / "shard0", *args)
     return task, task.build_model(ns), task.build_criterion(ns), ns
 
@@ -79,15 +87,23 @@ def test_the_joint_model_is_bart_12e12d_with_a_tied_mlm_head(data_bin):
 
 
 def test_each_objective_sends_gradients_where_it_computes(data_bin):
-    task, model, criterion, _ = _build(data_bin, "--objective-schedule", "sample",
-                                       "--mlm-share", "0.5")  # fmt: skip
+    task, model, criterion, _ = _build(
+        data_bin, "--objective-schedule", "sample", "--mlm-share", "0.5"
+    )
     batch = _batch(task)
     shared = {id(p) for p in model.encoder.parameters()}
     decoder, head = _own(model.decoder, shared), _own(model.mlm_head, shared)
-    assert decoder and set(head) == {"dense.weight", "dense.bias", "layer_norm.weight",
-                                     "layer_norm.bias", "bias"}  # fmt: skip
-    updates = {o: next(u for u in range(100) if task.schedule.objectives(u) == (o,))
-               for o in (MLM, DENOISING)}  # fmt: skip
+    assert decoder and set(head) == {
+        "dense.weight",
+        "dense.bias",
+        "layer_norm.weight",
+        "layer_norm.bias",
+        "bias",
+    }
+    updates = {
+        o: next(u for u in range(100) if task.schedule.objectives(u) == (o,))
+        for o in (MLM, DENOISING)
+    }
     # an MLM update: encoder and head, no gradient at all for the decoder's own weights
     _, _, log = _step(task, model, criterion, batch, updates[MLM])
     assert all(p.grad is None for p in decoder.values())
@@ -103,8 +119,9 @@ def test_each_objective_sends_gradients_where_it_computes(data_bin):
 
 def _gradients(model, sample_size):
     """Every parameter's gradient divided by ``sample_size``, as fairseq's trainer does."""
-    return {n: p.grad / sample_size for n, p in model.named_parameters()
-            if p.grad is not None}  # fmt: skip
+    return {
+        n: p.grad / sample_size for n, p in model.named_parameters() if p.grad is not None
+    }
 
 
 def test_both_objectives_give_the_weighted_sum_of_the_two_gradients(data_bin):
@@ -141,10 +158,19 @@ def test_both_objectives_give_the_weighted_sum_of_the_two_gradients(data_bin):
 def test_idle_parts_stay_bit_identical_under_zero_gradients(data_bin, objective):
     """legacy_ddp (and fairseq's fp16 optimizers) hand parameters without a gradient a
     zero one, and Adam's weight decay would move them: the task restores them."""
-    task, model, criterion, _ = _build(data_bin, "--objective-schedule", "sample",
-                                       "--mlm-share", "0.5")  # fmt: skip
-    cfg = Namespace(optimizer="adam", lr=[1e-2], adam_betas="(0.9, 0.98)", adam_eps=1e-6,
-                    weight_decay=0.01, use_old_adam=False, fp16_adam_stats=False, tpu=False)  # fmt: skip
+    task, model, criterion, _ = _build(
+        data_bin, "--objective-schedule", "sample", "--mlm-share", "0.5"
+    )
+    cfg = Namespace(
+        optimizer="adam",
+        lr=[1e-2],
+        adam_betas="(0.9, 0.98)",
+        adam_eps=1e-6,
+        weight_decay=0.01,
+        use_old_adam=False,
+        fp16_adam_stats=False,
+        tpu=False,
+    )
     optimizer = optim.build_optimizer(cfg, list(model.parameters()))
     batch = _batch(task)
     update = next(u for u in range(100) if task.schedule.objectives(u) == (objective,))
@@ -175,10 +201,12 @@ def test_schedules():
     }
     sample = ObjectiveSchedule("sample", 0.25, seed=1)
     drawn = [sample.objectives(u) for u in range(4000)]
-    assert drawn == [ObjectiveSchedule("sample", 0.25, seed=1).objectives(u)
-                     for u in range(4000)]  # fmt: skip
-    assert drawn != [ObjectiveSchedule("sample", 0.25, seed=2).objectives(u)
-                     for u in range(4000)]  # fmt: skip
+    assert drawn == [
+        ObjectiveSchedule("sample", 0.25, seed=1).objectives(u) for u in range(4000)
+    ]
+    assert drawn != [
+        ObjectiveSchedule("sample", 0.25, seed=2).objectives(u) for u in range(4000)
+    ]
     share = sum(d == (MLM,) for d in drawn) / len(drawn)
     assert 0.23 < share < 0.27  # 4000 Bernoulli(0.25) draws: sd 0.007
     assert ObjectiveSchedule("sum", 0, seed=1).objectives(7) == (MLM, DENOISING)
@@ -191,15 +219,20 @@ def test_bad_schedule_is_one_line_error(data_bin):
         _build(data_bin, "--mlm-share", "0")
 
 
-@pytest.mark.parametrize("schedule, update, layers", [
-    ("alternate", 5, {MLM: 12}), ("alternate", 0, {DENOISING: 24}),
-    ("sum", 0, {MLM: 12, DENOISING: 24}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "schedule, update, layers",
+    [
+        ("alternate", 5, {MLM: 12}),
+        ("alternate", 0, {DENOISING: 24}),
+        ("sum", 0, {MLM: 12, DENOISING: 24}),
+    ],
+)
 def test_the_ledger_prices_what_each_update_computed(data_bin, schedule, update, layers):
     # with dropout, as in test_ledger: without it fairseq's attention takes torch's fused
     # kernel, whose backward torch counts with a recomputation of the scores
-    task, model, criterion, _ = _build(data_bin, "--objective-schedule", schedule,
-                                       dropout=True)  # fmt: skip
+    task, model, criterion, _ = _build(
+        data_bin, "--objective-schedule", schedule, dropout=True
+    )
     task.load_dataset("valid")
     ds = task.dataset("valid")
     longest = max(range(len(ds)), key=ds.size)

@@ -94,20 +94,37 @@ def _optimizer(kind, model, monkeypatch):
 
     from fairseq import optim
 
-    cfg = Namespace(optimizer="adam", lr=[1e-2], adam_betas="(0.9, 0.98)", adam_eps=1e-6,
-                    weight_decay=0.01, use_old_adam=False, fp16_adam_stats=False, tpu=False)  # fmt: skip
+    cfg = Namespace(
+        optimizer="adam",
+        lr=[1e-2],
+        adam_betas="(0.9, 0.98)",
+        adam_eps=1e-6,
+        weight_decay=0.01,
+        use_old_adam=False,
+        fp16_adam_stats=False,
+        tpu=False,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     if kind == "fp32":
         return optim.build_optimizer(cfg, params)
     half = torch.bfloat16 if kind == "bf16" else torch.float16
     model.to(half)
     full = Namespace(
-        common=Namespace(bf16=half == torch.bfloat16, fp16=True, model_parallel_size=1,
-                         fp16_no_flatten_grads=kind == "fp16-nonflat", fp16_init_scale=1,
-                         fp16_scale_window=128, fp16_scale_tolerance=0.0,
-                         threshold_loss_scale=None, min_loss_scale=1e-4, amp=False),
-        optimizer=cfg, optimization=Namespace(update_freq=[1]),
-    )  # fmt: skip
+        common=Namespace(
+            bf16=half == torch.bfloat16,
+            fp16=True,
+            model_parallel_size=1,
+            fp16_no_flatten_grads=kind == "fp16-nonflat",
+            fp16_init_scale=1,
+            fp16_scale_window=128,
+            fp16_scale_tolerance=0.0,
+            threshold_loss_scale=None,
+            min_loss_scale=1e-4,
+            amp=False,
+        ),
+        optimizer=cfg,
+        optimization=Namespace(update_freq=[1]),
+    )
     # fairseq keys its flat buffers by the CUDA device; on CPU, the CPU's index (None)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: None)
     optimizer = FP16Optimizer.build_optimizer(full, params)
@@ -230,8 +247,9 @@ def test_fusion_reads_every_encoder_layer_and_decodes_incrementally(data_bin, ml
     prev = net["prev_output_tokens"]
     steps = []
     for t in range(min(prev.size(1), 6)):
-        out, _ = model.decoder(prev[:, : t + 1], encoder_out=encoder_out,
-                               incremental_state=incremental)  # fmt: skip
+        out, _ = model.decoder(
+            prev[:, : t + 1], encoder_out=encoder_out, incremental_state=incremental
+        )
         steps.append(out)
     assert torch.allclose(torch.cat(steps, dim=1), full[:, : len(steps)], atol=1e-5)
     # and fusion changes what the decoder reads: not the standard model's output
@@ -289,11 +307,13 @@ def test_dictionary_of_other_size_is_refused(data_bin, mlm_path, tmp_path):
 
 @pytest.mark.parametrize(
     "option, value, name",
-    [("--encoder-embed-dim", 32, "encoder_embed_dim"),
-     ("--encoder-layers", 6, "encoder_layers"),
-     ("--encoder-attention-heads", 2, "encoder_attention_heads"),
-     ("--encoder-ffn-embed-dim", 64, "encoder_ffn_embed_dim")],
-)  # fmt: skip
+    [
+        ("--encoder-embed-dim", 32, "encoder_embed_dim"),
+        ("--encoder-layers", 6, "encoder_layers"),
+        ("--encoder-attention-heads", 2, "encoder_attention_heads"),
+        ("--encoder-ffn-embed-dim", 64, "encoder_ffn_embed_dim"),
+    ],
+)
 def test_encoder_shape_must_match_the_checkpoint(data_bin, mlm_path, option, value, name):
     width = list(WIDTH)
     for opt in (option, option.replace("encoder", "decoder")):  # keep the two alike

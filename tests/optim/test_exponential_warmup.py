@@ -135,10 +135,22 @@ def _parse(*args):
     parser = options.get_training_parser()
     return options.parse_args_and_arch(
         parser,
-        ["data", "--user-dir", str(PLUGIN), "--cpu", "--task", "language_modeling",
-         "--arch", "transformer_lm", "--optimizer", "adam",
-         "--lr-scheduler", "recipes_exponential_warmup", *map(str, args)],
-    )  # fmt: skip
+        [
+            "data",
+            "--user-dir",
+            str(PLUGIN),
+            "--cpu",
+            "--task",
+            "language_modeling",
+            "--arch",
+            "transformer_lm",
+            "--optimizer",
+            "adam",
+            "--lr-scheduler",
+            "recipes_exponential_warmup",
+            *map(str, args),
+        ],
+    )
 
 
 def test_cli_defaults():
@@ -161,9 +173,20 @@ def test_cli_defaults():
 
 
 def test_cli_overrides():
-    ns = _parse("--lr", 1e-4, "--max-update", 100, "--warmup-updates", 10,
-                "--warmup-init-lr", 1e-6, "--end-learning-rate", 0,
-                "--total-num-update", 50)  # fmt: skip
+    ns = _parse(
+        "--lr",
+        1e-4,
+        "--max-update",
+        100,
+        "--warmup-updates",
+        10,
+        "--warmup-init-lr",
+        1e-6,
+        "--end-learning-rate",
+        0,
+        "--total-num-update",
+        50,
+    )
     cfg = convert_namespace_to_omegaconf(ns)
     params = list(torch.nn.Linear(2, 2).parameters())
     s = build_lr_scheduler(cfg.lr_scheduler, build_optimizer(cfg.optimizer, params))
@@ -188,22 +211,80 @@ def test_training_run_logs_the_geometric_warmup(tmp_path):
         )
     )
     data = tmp_path / "bin"
-    run([sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
-         "--trainpref", text, "--validpref", text, "--destdir", data,
-         "--workers", "1"])  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.preprocess",
+            "--only-source",
+            "--trainpref",
+            text,
+            "--validpref",
+            text,
+            "--destdir",
+            data,
+            "--workers",
+            "1",
+        ]
+    )
     init, peak, warmup = 1e-6, 1e-4, 4
-    proc = run([sys.executable, "-c", _TRAIN, data, "--user-dir", PLUGIN, "--cpu",
-                "--task", "language_modeling", "--tokens-per-sample", 16,
-                "--arch", "transformer_lm", "--decoder-layers", 1,
-                "--decoder-embed-dim", 16, "--decoder-output-dim", 16,
-                "--decoder-input-dim", 16, "--decoder-ffn-embed-dim", 32,
-                "--decoder-attention-heads", 2, "--optimizer", "adam",
-                "--lr", peak, "--lr-scheduler", "recipes_exponential_warmup",
-                "--warmup-updates", warmup, "--warmup-init-lr", init,
-                "--end-learning-rate", init, "--total-num-update", 100,
-                "--max-update", 3, "--batch-size", 4,
-                "--log-interval", 1, "--log-format", "simple", "--no-save",
-                "--disable-validation", "--num-workers", 0, "--seed", 1])  # fmt: skip
+    proc = run(
+        [
+            sys.executable,
+            "-c",
+            _TRAIN,
+            data,
+            "--user-dir",
+            PLUGIN,
+            "--cpu",
+            "--task",
+            "language_modeling",
+            "--tokens-per-sample",
+            16,
+            "--arch",
+            "transformer_lm",
+            "--decoder-layers",
+            1,
+            "--decoder-embed-dim",
+            16,
+            "--decoder-output-dim",
+            16,
+            "--decoder-input-dim",
+            16,
+            "--decoder-ffn-embed-dim",
+            32,
+            "--decoder-attention-heads",
+            2,
+            "--optimizer",
+            "adam",
+            "--lr",
+            peak,
+            "--lr-scheduler",
+            "recipes_exponential_warmup",
+            "--warmup-updates",
+            warmup,
+            "--warmup-init-lr",
+            init,
+            "--end-learning-rate",
+            init,
+            "--total-num-update",
+            100,
+            "--max-update",
+            3,
+            "--batch-size",
+            4,
+            "--log-interval",
+            1,
+            "--log-format",
+            "simple",
+            "--no-save",
+            "--disable-validation",
+            "--num-workers",
+            0,
+            "--seed",
+            1,
+        ]
+    )
     log = proc.stdout + proc.stderr
     inner = re.findall(r"train_inner.*?num_updates=(\d+), lr=([\d.e+-]+)", log)
     lrs = {int(n): float(lr) for n, lr in inner}

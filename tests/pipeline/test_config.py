@@ -60,16 +60,22 @@ def test_the_paper_configuration_keeps_every_paper_number_at_its_default():
 
 
 def test_extends_toy_overrides_only_what_it_sets(tmp_path):
-    cfg = _load(tmp_path, "extends_toy = true\n[pretrain]\nUPDATE_DIVISOR = 5\n"
-                "[pretrain.roberta-12e]\nPEAK_LR = 1e-3\n")  # fmt: skip
+    cfg = _load(
+        tmp_path,
+        "extends_toy = true\n[pretrain]\nUPDATE_DIVISOR = 5\n"
+        "[pretrain.roberta-12e]\nPEAK_LR = 1e-3\n",
+    )
     assert cfg.pretrain["SMOKE"] == 1 and cfg.pretrain["UPDATE_DIVISOR"] == 5
     assert cfg.pretrain_env("roberta-12e")["PEAK_LR"] == "0.001"
     assert "PEAK_LR" not in cfg.pretrain_env("bart-12e12d")
 
 
 def test_options_become_flags(tmp_path):
-    cfg = _load(tmp_path, "[evaluate.finetune]\ncpu = true\nmax_updates = 3\n"
-                "[evaluate.finetune.mtop]\ntarget_format = \"words\"\n")  # fmt: skip
+    cfg = _load(
+        tmp_path,
+        "[evaluate.finetune]\ncpu = true\nmax_updates = 3\n"
+        '[evaluate.finetune.mtop]\ntarget_format = "words"\n',
+    )
     assert cfg.finetune_options("xnli") == ["--cpu", "--max-updates", "3"]
     assert cfg.finetune_options("mtop")[-2:] == ["--target-format", "words"]
 

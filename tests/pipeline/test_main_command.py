@@ -82,8 +82,13 @@ def test_every_table_of_the_report_is_filled(runs):
     assert _names(rows) == SEQ2SEQ and len(header) == 6
     assert all(cell for row in rows for cell in row), rows
     assert report.count("† Not in the paper: bart-12e12d-joint") >= 3
-    for task, metric in [("xnli", "accuracy"), ("matis", "slot_f1"), ("wikiann", "f1"),
-                         ("udpos", "f1"), ("mtop", "sciem")]:  # fmt: skip
+    for task, metric in [
+        ("xnli", "accuracy"),
+        ("matis", "slot_f1"),
+        ("wikiann", "f1"),
+        ("udpos", "f1"),
+        ("mtop", "sciem"),
+    ]:
         header, rows = _table(report, f"### {task} {metric}")
         assert header[1:] == ["en", "de", "hi"]
         assert all(cell for row in rows for cell in row), (task, rows)

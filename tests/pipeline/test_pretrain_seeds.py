@@ -22,8 +22,11 @@ def _plan(tmp_path, text):
 
 
 def test_the_plan_chains_each_recipe_seed_by_seed(tmp_path):
-    plan = _plan(tmp_path, f"extends_toy = true\npretrain_seeds = 3\nmodels = {MODELS}\n"
-                 "[evaluate]\ntasks = [\"wikiann\", \"mtop\"]\n")  # fmt: skip
+    plan = _plan(
+        tmp_path,
+        f"extends_toy = true\npretrain_seeds = 3\nmodels = {MODELS}\n"
+        '[evaluate]\ntasks = ["wikiann", "mtop"]\n',
+    )
     jobs = {job.name: job for job in plan.jobs("all")}
     work = plan.cfg.work
     for seed in (1, 2, 3):
@@ -56,8 +59,11 @@ def test_two_pretraining_seeds_of_two_models_reach_the_report(tmp_path):
     cfg = tmp_path / "seeds.toml"
     cfg.write_text("pretrain_seeds = 2\n" + (ROOT / "configs" / "smoke.toml").read_text())
     env = {**os.environ, "CONFIG": str(cfg), "WORK": str(work)}
-    out = run([ROOT / "tools" / "run_main.sh", "--model", *MODELS, "--task", "wikiann", "mtop"],
-              env=env, timeout=1500).stdout  # fmt: skip
+    out = run(
+        [ROOT / "tools" / "run_main.sh", "--model", *MODELS, "--task", "wikiann", "mtop"],
+        env=env,
+        timeout=1500,
+    ).stdout
     first = encoder_state.load(
         work / "checkpoints" / "roberta-12e" / "checkpoint_last.pt"
     )
@@ -83,8 +89,11 @@ def test_two_pretraining_seeds_of_two_models_reach_the_report(tmp_path):
     report = (work / "results" / "report.md").read_text()
     # two pre-training seeds, one fine-tuning seed each: the spread over pre-training
     # seeds is known, the one over fine-tuning seeds is not
-    row = next(line for line in report.splitlines() if line.startswith("| roberta-12e |")
-               and " pt" in line)  # fmt: skip
+    row = next(
+        line
+        for line in report.splitlines()
+        if line.startswith("| roberta-12e |") and " pt" in line
+    )
     assert re.search(r"\| -?\d+\.\d ± \d+\.\d pt \|", row) and " ft" not in row
     assert "![seeds](seeds.png)" in report
     assert (work / "results" / "seeds.png").read_bytes()[:4] == b"\x89PNG"

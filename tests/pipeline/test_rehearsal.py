@@ -48,11 +48,24 @@ def test_the_rehearsal_is_the_paper_but_for_updates_tokens_and_data(data_bin):
         env = cfg.pretrain_env(model)
         assert env["SMOKE"] == "0" and env["TOKENS_PER_UPDATE"] == "1024"
         # shapes, blocks, dropout, learning rates and schedules: the scripts' (paper's)
-        assert not {"EMBED_DIM", "FFN_DIM", "HEADS", "TOKENS_PER_SAMPLE", "DROPOUT",
-                    "PEAK_LR", "END_LR", "WARMUP", "ADAM_BETAS", "WEIGHT_DECAY",
-                    "FREEZE_ENCODER_UPDATES", "UPDATES"} & set(env)  # fmt: skip
-    counts = {m: _updates(cfg, m, data_bin) for m in ("roberta-12e", "bart-12e12d+mlm",
-                                                      "2stage-bart-12e12d-unfrz")}  # fmt: skip
+        assert not {
+            "EMBED_DIM",
+            "FFN_DIM",
+            "HEADS",
+            "TOKENS_PER_SAMPLE",
+            "DROPOUT",
+            "PEAK_LR",
+            "END_LR",
+            "WARMUP",
+            "ADAM_BETAS",
+            "WEIGHT_DECAY",
+            "FREEZE_ENCODER_UPDATES",
+            "UPDATES",
+        } & set(env)
+    counts = {
+        m: _updates(cfg, m, data_bin)
+        for m in ("roberta-12e", "bart-12e12d+mlm", "2stage-bart-12e12d-unfrz")
+    }
     assert counts["roberta-12e"][0] == 4 and counts["bart-12e12d+mlm"][0] == 1
     updates, frozen = counts["2stage-bart-12e12d-unfrz"]
     assert 0 < frozen < updates  # it crosses its switch
@@ -61,14 +74,23 @@ def test_the_rehearsal_is_the_paper_but_for_updates_tokens_and_data(data_bin):
     assert "--discard-checkpoints" in cfg.finetune_options("mtop")
 
 
-@pytest.mark.parametrize("table, message", [
-    ('resume = "bart-12e2d"\nresume_after_update = 2', "rehearsal.resume_after_update: 2 is not an update bart-12e2d saves"),
-    ('resume = "nope"', "rehearsal.resume: 'nope' is not one of the models"),
-    ('export = ["2stage-bart-12e12d-attn-f"]', "attention fusion has no transformers class"),
-    ("mfu = 0", "rehearsal.mfu: 0: a model-FLOP utilisation in (0, 1]"),
-    ("mfu = true", "rehearsal.mfu: expected a number, got True"),
-    ("colour = 1", "rehearsal.colour: unknown setting"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        (
+            'resume = "bart-12e2d"\nresume_after_update = 2',
+            "rehearsal.resume_after_update: 2 is not an update bart-12e2d saves",
+        ),
+        ('resume = "nope"', "rehearsal.resume: 'nope' is not one of the models"),
+        (
+            'export = ["2stage-bart-12e12d-attn-f"]',
+            "attention fusion has no transformers class",
+        ),
+        ("mfu = 0", "rehearsal.mfu: 0: a model-FLOP utilisation in (0, 1]"),
+        ("mfu = true", "rehearsal.mfu: expected a number, got True"),
+        ("colour = 1", "rehearsal.colour: unknown setting"),
+    ],
+)
 def test_bad_rehearsal_settings_are_one_line_errors(tmp_path, table, message):
     path = tmp_path / "r.toml"
     path.write_text(f"[rehearsal]\n{table}\n")
@@ -118,16 +140,31 @@ def test_the_memory_estimate_covers_what_the_rehearsal_measured(model):
 
 def _inner(update, flops, wpb=1024, wall=7, **losses):
     """A train_inner line of fairseq's JSON log (numbers as strings, as fairseq logs)."""
-    record = {"epoch": 1, "update": update / 9, "loss": "9.1",
-              **{k: str(v) for k, v in losses.items()}, "wpb": str(wpb),
-              "num_updates": str(update), "lr": "0.0001", "tu": "1e-08",
-              "flops": f"{flops:g}", "train_wall": str(wall), "wall": "9"}  # fmt: skip
+    record = {
+        "epoch": 1,
+        "update": update / 9,
+        "loss": "9.1",
+        **{k: str(v) for k, v in losses.items()},
+        "wpb": str(wpb),
+        "num_updates": str(update),
+        "lr": "0.0001",
+        "tu": "1e-08",
+        "flops": f"{flops:g}",
+        "train_wall": str(wall),
+        "wall": "9",
+    }
     return f"2026-01-01 00:00:00 | INFO | train_inner | {json.dumps(record)}"
 
 
 def test_phase_figures_split_the_ledger_by_freeze_state_from_the_per_update_log():
-    log = "\n".join([_inner(1, 1e12), _inner(2, 2e12, wall=5), _inner(2, 2e12, wall=5),
-                     _inner(3, 3.5e12, wpb=1000, wall=9)])  # fmt: skip
+    log = "\n".join(
+        [
+            _inner(1, 1e12),
+            _inner(2, 2e12, wall=5),
+            _inner(2, 2e12, wall=5),
+            _inner(3, 3.5e12, wpb=1000, wall=9),
+        ]
+    )
     figures = rehearsal.phase_figures(rehearsal.per_update(log), freeze=2, seq2seq=True)
     frozen, unfrozen = figures["phases"]["frozen"], figures["phases"]["unfrozen"]
     assert (frozen["updates"], frozen["tokens"], frozen["flops"]) == (2, 2048, 2e12)
@@ -184,11 +221,13 @@ def test_the_bill_prices_the_ledger_rates_at_the_paper_scale():
         assert way["flops"] == pytest.approx(table[way["way"]]["flops"])
         assert way["ratio"] == pytest.approx(1 - table[way["way"]]["flops_saving"])
     assert b["ways"][0]["gpu_hours"]["A100"] == pytest.approx(
-        b["ways"][0]["flops"] / (312e12 * 0.4) / 3600)  # fmt: skip
+        b["ways"][0]["flops"] / (312e12 * 0.4) / 3600
+    )
     # half the utilisation, twice the hours; the ratios between recipes are the FLOPs'
     slow = bill(rates, mfu=0.2)
     assert slow["models"][0]["gpu_hours"]["H100"] == pytest.approx(
-        2 * b["models"][0]["gpu_hours"]["H100"])  # fmt: skip
+        2 * b["models"][0]["gpu_hours"]["H100"]
+    )
     assert [w["ratio"] for w in slow["ways"]] == pytest.approx(
         [w["ratio"] for w in b["ways"]]
     )
@@ -200,12 +239,21 @@ def test_the_bill_prices_the_ledger_rates_at_the_paper_scale():
         and rows["roberta-12e"]["flops"] is not None
     )
     assert paper_flops(["roberta-12e"], rates) == pytest.approx(
-        paper.PRETRAIN_UPDATES * rates[("roberta-12e", False, "")])  # fmt: skip
+        paper.PRETRAIN_UPDATES * rates[("roberta-12e", False, "")]
+    )
 
 
 def test_recipes_cost_prints_the_bill():
-    out = run([ROOT / ".venv" / "bin" / "python", "-m", "fairseq_recipes.cost.cli", "--bill",
-               "--mfu", "0.5"]).stdout  # fmt: skip
+    out = run(
+        [
+            ROOT / ".venv" / "bin" / "python",
+            "-m",
+            "fairseq_recipes.cost.cli",
+            "--bill",
+            "--mfu",
+            "0.5",
+        ]
+    ).stdout
     assert (
         "MFU 50% (assumed)" in out and "A100 GPU-hours" in out and "H100 GPU-hours" in out
     )
@@ -223,8 +271,11 @@ def test_finish_stage_records_a_smoke_stage_and_tidies_what_no_later_stage_reads
     save_dir = tmp_path / "2stage-bart-12e12d-unfrz"
     shutil.copytree(source, save_dir)
     job = Job("pretrain x", save_dir / "main-job.log", save_dir / ".done")
-    job.resources.write_text(json.dumps(dict(seconds=1.0, peak_rss=2e9, peak_tree=2.1e9,
-                                             peak_disk=3e9, runs=1)))  # fmt: skip
+    job.resources.write_text(
+        json.dumps(
+            dict(seconds=1.0, peak_rss=2e9, peak_tree=2.1e9, peak_disk=3e9, runs=1)
+        )
+    )
     before = torch.load(str(save_dir / "checkpoint_last.pt"), weights_only=True)
     rehearsal.finish_stage(job, tidy=True)
     record = json.loads((save_dir / rehearsal.STAGE_JSON).read_text())

@@ -16,8 +16,13 @@ def _job(tmp_path, name, after=(), fail=False):
     script = f"open({str(tmp_path / 'order.txt')!r}, 'a').write({name!r} + '\\n')"
     if fail:
         script += "; import sys; print('boom: bad thing'); sys.exit(3)"
-    return Job(name, tmp_path / "logs" / f"{name}.log", tmp_path / "done" / name,
-               argv=[sys.executable, "-c", script], after=list(after))  # fmt: skip
+    return Job(
+        name,
+        tmp_path / "logs" / f"{name}.log",
+        tmp_path / "done" / name,
+        argv=[sys.executable, "-c", script],
+        after=list(after),
+    )
 
 
 def _order(tmp_path):
@@ -26,8 +31,11 @@ def _order(tmp_path):
 
 
 def test_dependencies_run_first_and_a_second_run_reuses_everything(tmp_path):
-    jobs = [_job(tmp_path, "c", after=["a", "b"]), _job(tmp_path, "a"),
-            _job(tmp_path, "b", after=["a"])]  # fmt: skip
+    jobs = [
+        _job(tmp_path, "c", after=["a", "b"]),
+        _job(tmp_path, "a"),
+        _job(tmp_path, "b", after=["a"]),
+    ]
     out = io.StringIO()
     run(jobs, workers=2, threads=1, out=out)
     assert _order(tmp_path) == ["a", "b", "c"]
@@ -40,8 +48,11 @@ def test_dependencies_run_first_and_a_second_run_reuses_everything(tmp_path):
 
 
 def test_a_failure_stops_new_jobs_names_the_log_and_a_rerun_resumes(tmp_path):
-    jobs = [_job(tmp_path, "a"), _job(tmp_path, "b", after=["a"], fail=True),
-            _job(tmp_path, "c", after=["b"])]  # fmt: skip
+    jobs = [
+        _job(tmp_path, "a"),
+        _job(tmp_path, "b", after=["a"], fail=True),
+        _job(tmp_path, "c", after=["b"]),
+    ]
     with pytest.raises(RecipesError) as err:
         run(jobs, workers=1, threads=1, out=io.StringIO())
     message = str(err.value)
@@ -53,8 +64,13 @@ def test_a_failure_stops_new_jobs_names_the_log_and_a_rerun_resumes(tmp_path):
 
 
 def test_python_call_jobs_run_in_the_worker_with_their_output_in_the_log(tmp_path):
-    job = Job("call", tmp_path / "call.log", tmp_path / "call.done",
-              call="builtins:print", args=("hello from a worker",))  # fmt: skip
+    job = Job(
+        "call",
+        tmp_path / "call.log",
+        tmp_path / "call.done",
+        call="builtins:print",
+        args=("hello from a worker",),
+    )
     run([job], workers=1, threads=1, out=io.StringIO())
     assert job.is_done() and "hello from a worker" in job.log.read_text()
 
@@ -69,10 +85,14 @@ def test_every_job_writes_its_resources_and_a_finish_hook_runs_before_done(tmp_p
     script = (
         f"import numpy; a = numpy.ones(50_000_000); open({str(big)!r}, 'wb').write(a)"
     )
-    job = Job("big", tmp_path / "logs" / "big.log", tmp_path / "done" / "big",
-              argv=[sys.executable, "-c", script],
-              finish="tests.pipeline.test_runner:_record_finish",
-              finish_args=(str(tmp_path / "finished"),))  # fmt: skip
+    job = Job(
+        "big",
+        tmp_path / "logs" / "big.log",
+        tmp_path / "done" / "big",
+        argv=[sys.executable, "-c", script],
+        finish="tests.pipeline.test_runner:_record_finish",
+        finish_args=(str(tmp_path / "finished"),),
+    )
     _execute(job, threads=1, disk_root=tmp_path)  # what a worker of run() does
     used = json.loads(job.resources.read_text())
     assert used["runs"] == 1 and used["seconds"] > 0
@@ -80,8 +100,13 @@ def test_every_job_writes_its_resources_and_a_finish_hook_runs_before_done(tmp_p
     # the finish hook saw the resources written and the job not yet done
     assert (tmp_path / "finished").read_text() == "resources then not done"
     assert 400e6 < used["peak_disk"] < 1e9 and job.is_done()
-    call = Job("call", tmp_path / "call.log", tmp_path / "call.done",
-               call="numpy:ones", args=(60_000_000,))  # fmt: skip
+    call = Job(
+        "call",
+        tmp_path / "call.log",
+        tmp_path / "call.done",
+        call="numpy:ones",
+        args=(60_000_000,),
+    )
     _execute(call, threads=1)
     assert json.loads(call.resources.read_text())["peak_rss"] > 480e6
 
@@ -107,8 +132,13 @@ def test_an_interrupted_job_is_killed_once_and_run_again_by_the_same_command(tmp
         "    n += 1; open(p, 'w').write(str(n)); print('saved', n, flush=True)\n"
         "    time.sleep(0.5)\n"
     )
-    job = Job("resumable", tmp_path / "r.log", tmp_path / "r.done",
-              argv=[sys.executable, "-c", script], interrupt=r"saved 3\b")  # fmt: skip
+    job = Job(
+        "resumable",
+        tmp_path / "r.log",
+        tmp_path / "r.done",
+        argv=[sys.executable, "-c", script],
+        interrupt=r"saved 3\b",
+    )
     _execute(job, threads=1)
     log = job.log.read_text()
     assert job.is_done() and job.interrupted.exists() and counter.read_text() == "6"

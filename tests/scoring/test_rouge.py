@@ -9,8 +9,17 @@ from rouge_score import rouge_scorer
 
 from fairseq_recipes.scoring.rouge import RougeScorer, rouge
 
-SECTIONS = ("Document-400", "Document-Full", "LEAD", "Ext-Oracle", "Pointer-Generator",
-            "ConvS2S", "Topic-ConvS2S", "Reference", "Questions-Answers")  # fmt: skip
+SECTIONS = (
+    "Document-400",
+    "Document-Full",
+    "LEAD",
+    "Ext-Oracle",
+    "Pointer-Generator",
+    "ConvS2S",
+    "Topic-ConvS2S",
+    "Reference",
+    "Questions-Answers",
+)
 SYSTEMS = ("LEAD", "Ext-Oracle", "Pointer-Generator", "ConvS2S", "Topic-ConvS2S")
 
 
@@ -20,9 +29,12 @@ def direct(references, hypotheses):
     scores = [scorer.score(r, h) for r, h in zip(references, hypotheses)]
     return {
         key: 100 * sum(s[rouge_type].fmeasure for s in scores) / len(scores)
-        for key, rouge_type in (("rouge1", "rouge1"), ("rouge2", "rouge2"),
-                                ("rougeL", "rougeLsum"))
-    }  # fmt: skip
+        for key, rouge_type in (
+            ("rouge1", "rouge1"),
+            ("rouge2", "rouge2"),
+            ("rougeL", "rougeLsum"),
+        )
+    }
 
 
 def parse_human_evaluation(path):
@@ -43,12 +55,16 @@ def parse_human_evaluation(path):
 
 
 def test_hand_made_pairs_equal_rouge_score():
-    references = ["The cats were running in the garden .",
-                  "Police arrested two men after a fire in Newport .",
-                  "A new academy opens in west Berkshire ."]  # fmt: skip
-    hypotheses = ["A cat runs in a garden .",
-                  "Two men have been arrested by police over a Newport fire .",
-                  "nothing in common"]  # fmt: skip
+    references = [
+        "The cats were running in the garden .",
+        "Police arrested two men after a fire in Newport .",
+        "A new academy opens in west Berkshire .",
+    ]
+    hypotheses = [
+        "A cat runs in a garden .",
+        "Two men have been arrested by police over a Newport fire .",
+        "nothing in common",
+    ]
     ours, theirs = rouge(references, hypotheses), direct(references, hypotheses)
     assert ours.keys() == {"rouge1", "rouge2", "rougeL"}
     for key in ours:
@@ -68,8 +84,9 @@ def test_length_mismatch_and_nothing_to_score():
 def test_scorer_result_string():
     scorer = RougeScorer(None)
     scorer.add_string("the cat sat on the mat .", "a cat sat on a mat")
-    assert scorer.score() == pytest.approx(rouge(["the cat sat on the mat ."],
-                                                 ["a cat sat on a mat"])["rougeL"])  # fmt: skip
+    assert scorer.score() == pytest.approx(
+        rouge(["the cat sat on the mat ."], ["a cat sat on a mat"])["rougeL"]
+    )
     assert scorer.result_string() == (
         "ROUGE-1 66.67 ROUGE-2 40.00 ROUGE-L 66.67 (rouge-score, stemmed F1, 1 pairs)"
     )

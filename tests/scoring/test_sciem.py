@@ -4,8 +4,10 @@ from fairseq_recipes.scoring.sciem import SciemScorer, exact_match, sciem
 
 
 def test_case_and_spacing_are_ignored():
-    assert exact_match("[IN:GET_WEATHER [SL:LOCATION New York ] ]",
-                       "[in:get_weather [sl:location new york]]")  # fmt: skip
+    assert exact_match(
+        "[IN:GET_WEATHER [SL:LOCATION New York ] ]",
+        "[in:get_weather [sl:location new york]]",
+    )
     assert exact_match("[IN:X [SL:Y a b ] ]", " [IN:X\t[SL:Y a  b ] ]\n")
 
 

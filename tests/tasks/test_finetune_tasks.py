@@ -77,8 +77,10 @@ def test_pairs_too_long_repeat_the_hypothesis_in_each_piece(spm_encoder, words):
     pieces = pair_pieces(0, premise, hypothesis, 32, d.bos(), d.eos())
     assert all(len(p.tokens) <= 32 for p in pieces)
     first_parts = [p.tokens[1 : 1 + p.end - p.start] for p in pieces]
-    assert torch.equal(torch.tensor(list(sum(map(list, first_parts), []))),
-                       torch.tensor(premise.tolist()))  # fmt: skip
+    assert torch.equal(
+        torch.tensor(list(sum(map(list, first_parts), []))),
+        torch.tensor(premise.tolist()),
+    )
     for p in pieces:
         assert p.tokens[-len(hypothesis) - 1 : -1].tolist() == hypothesis.tolist()
 
@@ -89,10 +91,12 @@ def _random_tags(rng, kinds, n):
 
 @pytest.mark.parametrize(
     "kinds",
-    [["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"],
-     ["NOUN", "VERB", "ADP", "DET", "PUNCT", "PROPN"]],
+    [
+        ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"],
+        ["NOUN", "VERB", "ADP", "DET", "PUNCT", "PROPN"],
+    ],
     ids=["iob2", "upos"],
-)  # fmt: skip
+)
 def test_span_f1_from_counts_equals_seqeval(kinds):
     rng = random.Random(0)
     gold = [_random_tags(rng, kinds, rng.randint(1, 12)) for _ in range(200)]
@@ -113,9 +117,19 @@ def test_encoder_of_any_checkpoint(smoke, data_bin, tmp_path, source):
     checkpoint = smoke(source)[0] / "checkpoint_last.pt"
     train = tmp_path / "train"
     train.write_text("en:Ada\tB-PER\nen:sleeps\tO\n", encoding="utf-8")
-    task, ns = setup(data_bin, "--task", "recipes_word_tagging", "--arch",
-                     "recipes_encoder_heads", "--encoder-from", checkpoint,
-                     "--train-file", train, "--max-piece-tokens", 128)  # fmt: skip
+    task, ns = setup(
+        data_bin,
+        "--task",
+        "recipes_word_tagging",
+        "--arch",
+        "recipes_encoder_heads",
+        "--encoder-from",
+        checkpoint,
+        "--train-file",
+        train,
+        "--max-piece-tokens",
+        128,
+    )
     model = task.build_model(ns).eval()
     (original,), _ = checkpoint_utils.load_model_ensemble([str(checkpoint)])
     original.eval()
@@ -144,13 +158,22 @@ def _panx(tmp_path):
     for _ in range(120):
         for _ in range(rng.randint(3, 7)):
             r = rng.random()
-            word, tag = ((rng.choice(names), "B-PER") if r < 0.25 else
-                         (rng.choice(places), "B-LOC") if r < 0.5 else ("the", "O"))  # fmt: skip
+            word, tag = (
+                (rng.choice(names), "B-PER")
+                if r < 0.25
+                else (rng.choice(places), "B-LOC") if r < 0.5 else ("the", "O")
+            )
             lines.append(f"en:{word}\t{tag}")
         lines.append("")
     text = "\n".join(lines) + "\n"
-    return ["--data-format", "panx", "--train-file", _write(tmp_path / "train", text),
-            "--valid-file", _write(tmp_path / "dev", text)]  # fmt: skip
+    return [
+        "--data-format",
+        "panx",
+        "--train-file",
+        _write(tmp_path / "train", text),
+        "--valid-file",
+        _write(tmp_path / "dev", text),
+    ]
 
 
 def _udpos(tmp_path):
@@ -158,20 +181,33 @@ def _udpos(tmp_path):
     if root is None:
         pytest.skip("../shared/data is not present")
     ewt = root / "ud" / "UD_English-EWT"
-    return ["--data-format", "conllu", "--train-file", ewt / "en_ewt-ud-dev.conllu",
-            "--valid-file", ewt / "en_ewt-ud-test.conllu"]  # fmt: skip
+    return [
+        "--data-format",
+        "conllu",
+        "--train-file",
+        ewt / "en_ewt-ud-dev.conllu",
+        "--valid-file",
+        ewt / "en_ewt-ud-test.conllu",
+    ]
 
 
 def _xnli(tmp_path):
     rows = ["premise\thypo\tlabel"]
     for i in range(150):
         label = ["entailment", "neutral", "contradictory"][i % 3]
-        hypothesis = {"entailment": "A person rests.", "neutral": "A person dreams.",
-                      "contradictory": "Nobody sleeps."}[label]  # fmt: skip
+        hypothesis = {
+            "entailment": "A person rests.",
+            "neutral": "A person dreams.",
+            "contradictory": "Nobody sleeps.",
+        }[label]
         rows.append(f"A man sleeps number {i}.\t{hypothesis}\t{label}")
     text = "\n".join(rows) + "\n"
-    return ["--train-file", _write(tmp_path / "multinli.train.en.tsv", text),
-            "--valid-file", _write(tmp_path / "multinli.dev.en.tsv", text)]  # fmt: skip
+    return [
+        "--train-file",
+        _write(tmp_path / "multinli.train.en.tsv", text),
+        "--valid-file",
+        _write(tmp_path / "multinli.dev.en.tsv", text),
+    ]
 
 
 def _matis(tmp_path):
@@ -181,36 +217,82 @@ def _matis(tmp_path):
         intent = ["atis_flight", "atis_airfare", "atis_flight#atis_airfare"][i % 3]
         rows.append(f"{i}\tflights to {city} please\tO O B-toloc.city_name O\t{intent}")
     text = "\n".join(rows) + "\n"
-    return ["--train-file", _write(tmp_path / "train_EN.tsv", text),
-            "--valid-file", _write(tmp_path / "dev_EN.tsv", text)]  # fmt: skip
+    return [
+        "--train-file",
+        _write(tmp_path / "train_EN.tsv", text),
+        "--valid-file",
+        _write(tmp_path / "dev_EN.tsv", text),
+    ]
 
 
 # a sentence head reads <s>, which a smoke-trained encoder barely varies: it needs more
 # updates at a larger step than the word heads before the encoder routes the signal there
 @pytest.mark.parametrize(
     "task, criterion, data, metric, updates, lr",
-    [("recipes_word_tagging", "recipes_word_tagging", _panx, "f1", 30, 2e-3),
-     ("recipes_word_tagging", "recipes_word_tagging", _udpos, "f1", 30, 2e-3),
-     ("recipes_sentence_pair", "recipes_sentence_classification", _xnli, "accuracy",
-      80, 3e-3),
-     ("recipes_intent_slots", "recipes_intent_slots", _matis, "slot_f1", 80, 3e-3)],
+    [
+        ("recipes_word_tagging", "recipes_word_tagging", _panx, "f1", 30, 2e-3),
+        ("recipes_word_tagging", "recipes_word_tagging", _udpos, "f1", 30, 2e-3),
+        (
+            "recipes_sentence_pair",
+            "recipes_sentence_classification",
+            _xnli,
+            "accuracy",
+            80,
+            3e-3,
+        ),
+        ("recipes_intent_slots", "recipes_intent_slots", _matis, "slot_f1", 80, 3e-3),
+    ],
     ids=["wikiann", "udpos", "xnli", "matis"],
-)  # fmt: skip
+)
 def test_tiny_encoder_fine_tunes_and_its_loss_falls(
     smoke, data_bin, tmp_path, task, criterion, data, metric, updates, lr
 ):
     encoder = smoke("roberta-12e")[0] / "checkpoint_last.pt"
     proc = fairseq(
-        "train", data_bin, "--task", task, "--criterion", criterion, *data(tmp_path),
-        "--arch", "recipes_encoder_heads", "--encoder-from", encoder, "--freeze-embeddings",
-        "--max-piece-tokens", 128, "--optimizer", "adam", "--lr", lr,
-        "--lr-scheduler", "polynomial_decay", "--warmup-updates", 3,
-        "--total-num-update", updates, "--max-update", updates, "--batch-size", 16, "--cpu",
-        "--save-dir", tmp_path / "ck", "--log-interval", 1, "--log-format", "json",
-        "--best-checkpoint-metric", metric, "--maximize-best-checkpoint-metric",
-        "--required-batch-size-multiple", 1, "--no-epoch-checkpoints",
-        "--validate-interval-updates", updates,
-    )  # fmt: skip
+        "train",
+        data_bin,
+        "--task",
+        task,
+        "--criterion",
+        criterion,
+        *data(tmp_path),
+        "--arch",
+        "recipes_encoder_heads",
+        "--encoder-from",
+        encoder,
+        "--freeze-embeddings",
+        "--max-piece-tokens",
+        128,
+        "--optimizer",
+        "adam",
+        "--lr",
+        lr,
+        "--lr-scheduler",
+        "polynomial_decay",
+        "--warmup-updates",
+        3,
+        "--total-num-update",
+        updates,
+        "--max-update",
+        updates,
+        "--batch-size",
+        16,
+        "--cpu",
+        "--save-dir",
+        tmp_path / "ck",
+        "--log-interval",
+        1,
+        "--log-format",
+        "json",
+        "--best-checkpoint-metric",
+        metric,
+        "--maximize-best-checkpoint-metric",
+        "--required-batch-size-multiple",
+        1,
+        "--no-epoch-checkpoints",
+        "--validate-interval-updates",
+        updates,
+    )
     log = proc.stdout + proc.stderr
     losses = [loss for _, loss in train_losses(log)]
     assert len(losses) == updates
@@ -228,8 +310,9 @@ def _xnli_test_languages(tmp_path):
     rows = [xnli_row("en", "neutral", "A man sleeps.", "A person dreams.")] * 3
     rows += [xnli_row("de", "entailment", "Ein Mann schläft.", "Er ruht.")] * 5
     test = _write(tmp_path / "xnli.test.tsv", "\n".join([XNLI_HEADER, *rows]) + "\n")
-    result = evaluate(tmp_path / "ck" / "checkpoint_best.pt", {"en": test, "de": test},
-                      tmp_path, "xnli")  # fmt: skip
+    result = evaluate(
+        tmp_path / "ck" / "checkpoint_best.pt", {"en": test, "de": test}, tmp_path, "xnli"
+    )
     for lang, rows in (("en", 3), ("de", 5)):
         lines = (tmp_path / "predictions" / f"{lang}.tsv").read_text().splitlines()
         assert len(lines) == rows

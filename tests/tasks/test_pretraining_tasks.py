@@ -16,9 +16,16 @@ TPS = 64
 
 def _task(data_bin, name, *extra):
     data = f"{data_bin}/shard0:{data_bin}/shard1"
-    task, _ = setup(data, "--task", name, "--arch",
-                    "roberta_12e" if name == "recipes_mlm" else "bart_12e1d",
-                    "--tokens-per-sample", TPS, *extra)  # fmt: skip
+    task, _ = setup(
+        data,
+        "--task",
+        name,
+        "--arch",
+        "roberta_12e" if name == "recipes_mlm" else "bart_12e1d",
+        "--tokens-per-sample",
+        TPS,
+        *extra,
+    )
     return task
 
 
@@ -115,8 +122,15 @@ def _drawn(cls, blocks, d, mask_idx, **kw):
     random one (random_token_prob 1): all of them random draws."""
     drawn = []
     for seed in (1, 2, 3):
-        settings = dict(pad_idx=d.pad(), mask_idx=mask_idx, seed=seed, mask_prob=0.5,
-                        leave_unmasked_prob=0.0, random_token_prob=1.0, **kw)  # fmt: skip
+        settings = dict(
+            pad_idx=d.pad(),
+            mask_idx=mask_idx,
+            seed=seed,
+            mask_prob=0.5,
+            leave_unmasked_prob=0.0,
+            random_token_prob=1.0,
+            **kw,
+        )
         src = cls(blocks, d, return_masked_tokens=False, **settings)
         tgt = cls(blocks, d, return_masked_tokens=True, **settings)
         for i in range(len(blocks)):
@@ -141,8 +155,13 @@ def test_mlm_random_replacements_are_words(data_bin):
     assert len(excluded) == 258
     blocks = [b for lang in task.langs for b in _blocks(task, data_bin, lang, "valid")]
     stock = _drawn(MaskTokensDataset, blocks, d, task.mask_idx)
-    ours = _drawn(TextReplacementMaskTokensDataset, blocks, d, task.mask_idx,
-                  not_replacements=sorted(excluded))  # fmt: skip
+    ours = _drawn(
+        TextReplacementMaskTokensDataset,
+        blocks,
+        d,
+        task.mask_idx,
+        not_replacements=sorted(excluded),
+    )
     assert len(stock) == len(ours) > 5000  # the same positions are selected
     share = len(excluded) / (len(d) - d.nspecial)
     expected = share * len(stock)
@@ -158,8 +177,16 @@ def test_mlm_random_replacements_are_words(data_bin):
     assert abs(len(counts) - distinct) < 0.05 * distinct
     assert max(counts.values()) < mean + 6 * mean**0.5 + 3
     # and the task masks with it
-    task = _task(data_bin, "recipes_mlm", "--mask-prob", "0.5", "--random-token-prob",
-                 "1.0", "--leave-unmasked-prob", "0")  # fmt: skip
+    task = _task(
+        data_bin,
+        "recipes_mlm",
+        "--mask-prob",
+        "0.5",
+        "--random-token-prob",
+        "1.0",
+        "--leave-unmasked-prob",
+        "0",
+    )
     task.load_dataset("valid")
     ds = task.dataset("valid")
     batch = ds.collater([ds[i] for i in range(len(ds))])

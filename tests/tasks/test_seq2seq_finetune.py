@@ -25,8 +25,11 @@ from fairseq_recipes.tasks.semantic_parsing import (
 
 
 def _task(data_bin, mtop, target_format="sentinels"):
-    cfg = SemanticParsingConfig(data=str(data_bin), train_file=str(mtop / "en" / "train.txt"),
-                                target_format=target_format)  # fmt: skip
+    cfg = SemanticParsingConfig(
+        data=str(data_bin),
+        train_file=str(mtop / "en" / "train.txt"),
+        target_format=target_format,
+    )
     return SemanticParsingTask.setup_task(cfg)
 
 
@@ -56,8 +59,11 @@ def real_mtop():
     return root / "mtop"
 
 
-REAL = [(lang, split) for lang in ("en", "de", "es", "fr", "hi", "th")
-        for split in ("test", "eval")]  # fmt: skip
+REAL = [
+    (lang, split)
+    for lang in ("en", "de", "es", "fr", "hi", "th")
+    for split in ("test", "eval")
+]
 
 
 def test_pointers_name_the_files_own_words_on_every_released_record(data_bin, real_mtop):
@@ -71,8 +77,11 @@ def test_pointers_name_the_files_own_words_on_every_released_record(data_bin, re
             ]
             # words the form spells go through SentencePiece; skip the one record
             # (Thai) whose spelled word it cannot spell
-            others = [t for t in to_sentinels(example.words, example.logical_form).split()
-                      if t not in WORD_SENTINELS]  # fmt: skip
+            others = [
+                t
+                for t in to_sentinels(example.words, example.logical_form).split()
+                if t not in WORD_SENTINELS
+            ]
             if any(task.encoder.decode(task.encoder.encode(t)) != t for t in others):
                 continue
             checked += 1
@@ -96,8 +105,10 @@ def test_recipes_finetune_scores_pointers_with_the_files_words(data_bin, real_mt
     for lang in ("hi", "th"):
         examples = read_mtop(real_mtop / lang / "test.txt")
         encoded = [task.encode(e) for e in examples]
-        output = "\n".join(f"S-{i}\t...\nH-{i}\t-0.25\t{task.dictionary.string(t)}"
-                           for i, (_, t) in enumerate(encoded))  # fmt: skip
+        output = "\n".join(
+            f"S-{i}\t...\nH-{i}\t-0.25\t{task.dictionary.string(t)}"
+            for i, (_, t) in enumerate(encoded)
+        )
         hypotheses = generated_lines(output, "H")
         form = pointed_forms(args)
         predicted = [form(hypotheses[i], e) for i, e in enumerate(examples)]
@@ -108,8 +119,13 @@ def test_recipes_finetune_scores_pointers_with_the_files_words(data_bin, real_mt
 
 
 def _model(checkpoint, data_bin, mtop, **options):
-    args = argparse.Namespace(arch="recipes_seq2seq", _name="recipes_seq2seq", task="x",
-                              seq2seq_from=str(checkpoint), **options)  # fmt: skip
+    args = argparse.Namespace(
+        arch="recipes_seq2seq",
+        _name="recipes_seq2seq",
+        task="x",
+        seq2seq_from=str(checkpoint),
+        **options,
+    )
     return models.build_model(args, _task(data_bin, mtop))
 
 
@@ -143,20 +159,55 @@ def test_wrong_checkpoints_are_one_line_errors(smoke, data_bin, mtop):
 
 def _finetune(checkpoint, data_bin, output, task, train, valid, tests, *extra):
     return python_module(
-        "fairseq_recipes.eval.finetune", "--checkpoint", checkpoint, "--task", task,
-        "--data", data_bin, "--train", train, "--valid", valid, "--test", *tests,
-        "--output", output, "--seeds", "1", "--cpu", "--batch-size", "16",
-        "--peak-lr", "1e-3", "--warmup-updates", "4", "--max-source-tokens", "128",
-        "--max-target-tokens", "64", "--log-interval", "1", *extra,
-    )  # fmt: skip
+        "fairseq_recipes.eval.finetune",
+        "--checkpoint",
+        checkpoint,
+        "--task",
+        task,
+        "--data",
+        data_bin,
+        "--train",
+        train,
+        "--valid",
+        valid,
+        "--test",
+        *tests,
+        "--output",
+        output,
+        "--seeds",
+        "1",
+        "--cpu",
+        "--batch-size",
+        "16",
+        "--peak-lr",
+        "1e-3",
+        "--warmup-updates",
+        "4",
+        "--max-source-tokens",
+        "128",
+        "--max-target-tokens",
+        "64",
+        "--log-interval",
+        "1",
+        *extra,
+    )
 
 
 def test_mtop_fine_tunes_and_generates_with_beam_3(smoke, data_bin, mtop, tmp_path):
     bart = smoke("bart-12e2d")[0] / "checkpoint_last.pt"
     out = tmp_path / "mtop"
     tests = [f"{lang}={mtop / lang / 'test.txt'}" for lang in ("en", "de")]
-    _finetune(bart, data_bin, out, "mtop", mtop / "en" / "train.txt",
-              mtop / "en" / "eval.txt", tests, "--max-updates", "12")  # fmt: skip
+    _finetune(
+        bart,
+        data_bin,
+        out,
+        "mtop",
+        mtop / "en" / "train.txt",
+        mtop / "en" / "eval.txt",
+        tests,
+        "--max-updates",
+        "12",
+    )
     log = (out / "seed1" / "train.log").read_text()
     # the paper's schedule: geometric warmup from 1e-7 to the peak over 4 updates
     lrs = [float(x) for x in re.findall(r"num_updates=\d+, lr=([\d.e-]+)", log)]
@@ -165,11 +216,15 @@ def test_mtop_fine_tunes_and_generates_with_beam_3(smoke, data_bin, mtop, tmp_pa
     )
     assert "best_sciem" in log  # validation generated and scored SCIEM
     # the paper freezes the embeddings of the encoder tasks only: here they train
-    tuned = torch.load(out / "seed1" / "checkpoints" / "checkpoint_best.pt",
-                       map_location="cpu", weights_only=False)["model"]  # fmt: skip
+    tuned = torch.load(
+        out / "seed1" / "checkpoints" / "checkpoint_best.pt",
+        map_location="cpu",
+        weights_only=False,
+    )["model"]
     start = torch.load(bart, map_location="cpu", weights_only=False)["model"]
-    assert not torch.equal(tuned["encoder.embed_tokens.weight"],
-                           start["encoder.embed_tokens.weight"])  # fmt: skip
+    assert not torch.equal(
+        tuned["encoder.embed_tokens.weight"], start["encoder.embed_tokens.weight"]
+    )
     metrics = json.loads((out / "seed1" / "metrics.json").read_text())
     assert metrics["metric"] == "sciem" and set(metrics["languages"]) == {"en", "de"}
     for lang in ("en", "de"):
@@ -188,14 +243,36 @@ def test_mtop_fine_tunes_and_generates_with_beam_3(smoke, data_bin, mtop, tmp_pa
         # fairseq-generate by hand (sentinels mapped back to words on both sides) prints
         # the same SCIEM: these words are ones the SentencePiece model spells exactly
         by_hand = fairseq(
-            "generate", data_bin, "--task", "recipes_semantic_parsing",
-            "--train-file", mtop / "en" / "train.txt",
-            "--test-file", mtop / "{lang}" / "test.txt", "--gen-subset", f"test.{lang}",
-            "--path", out / "seed1" / "checkpoints" / "checkpoint_best.pt", "--beam", "3",
-            "--batch-size", "32", "--max-source-tokens", "128", "--max-target-tokens", "64",
-            "--max-len-a", "0", "--max-len-b", "64", "--scoring", "recipes_sciem",
-            "--required-batch-size-multiple", "1", "--cpu",
-        ).stdout.splitlines()  # fmt: skip
+            "generate",
+            data_bin,
+            "--task",
+            "recipes_semantic_parsing",
+            "--train-file",
+            mtop / "en" / "train.txt",
+            "--test-file",
+            mtop / "{lang}" / "test.txt",
+            "--gen-subset",
+            f"test.{lang}",
+            "--path",
+            out / "seed1" / "checkpoints" / "checkpoint_best.pt",
+            "--beam",
+            "3",
+            "--batch-size",
+            "32",
+            "--max-source-tokens",
+            "128",
+            "--max-target-tokens",
+            "64",
+            "--max-len-a",
+            "0",
+            "--max-len-b",
+            "64",
+            "--scoring",
+            "recipes_sciem",
+            "--required-batch-size-multiple",
+            "1",
+            "--cpu",
+        ).stdout.splitlines()
         assert all("<w" not in line for line in by_hand if line.startswith(("D-", "T-")))
         score = re.search(r"SCIEM ([\d.]+)", by_hand[-1])
         assert float(score.group(1)) == pytest.approx(
@@ -205,8 +282,17 @@ def test_mtop_fine_tunes_and_generates_with_beam_3(smoke, data_bin, mtop, tmp_pa
     for lang, n in metrics["examples"].items():  # the bootstrap over the test set
         low, high = metrics["intervals"][lang]["sciem"]
         assert low <= metrics["languages"][lang]["sciem"] <= high and n > 0
-    again = _finetune(bart, data_bin, out, "mtop", mtop / "en" / "train.txt",
-                      mtop / "en" / "eval.txt", tests, "--max-updates", "12")  # fmt: skip
+    again = _finetune(
+        bart,
+        data_bin,
+        out,
+        "mtop",
+        mtop / "en" / "train.txt",
+        mtop / "en" / "eval.txt",
+        tests,
+        "--max-updates",
+        "12",
+    )
     assert "seed 1: " in again.stdout and "exists, reused" in again.stdout
 
 
@@ -228,8 +314,17 @@ def test_mtop_fine_tunes_on_the_released_files(smoke, data_bin, real_mtop, tmp_p
     out = tmp_path / "mtop"
     langs = ("en", "hi", "th")
     tests = [f"{lang}={prefix(lang, 'test', 24)}" for lang in langs]
-    _finetune(bart, data_bin, out, "mtop", real_mtop / "en" / "eval.txt",
-              prefix("en", "eval", 16), tests, "--max-updates", "8")  # fmt: skip
+    _finetune(
+        bart,
+        data_bin,
+        out,
+        "mtop",
+        real_mtop / "en" / "eval.txt",
+        prefix("en", "eval", 16),
+        tests,
+        "--max-updates",
+        "8",
+    )
     metrics = json.loads((out / "seed1" / "metrics.json").read_text())
     assert sorted(metrics["languages"]) == sorted(langs)
     assert all(0 <= m["sciem"] <= 100 for m in metrics["languages"].values())
@@ -268,8 +363,9 @@ def test_xsum_fine_tunes_and_generates_with_beam_3(smoke, data_bin, xsum_files, 
     bart = smoke("bart-12e2d")[0] / "checkpoint_last.pt"
     train, test = xsum_files
     out = tmp_path / "xsum"
-    _finetune(bart, data_bin, out, "xsum", train, train, [f"en={test}"],
-              "--max-updates", "6")  # fmt: skip
+    _finetune(
+        bart, data_bin, out, "xsum", train, train, [f"en={test}"], "--max-updates", "6"
+    )
     log = (out / "seed1" / "train.log").read_text()
     assert "best_loss" in log  # validation by perplexity
     metrics = json.loads((out / "seed1" / "metrics.json").read_text())

@@ -50,7 +50,7 @@ def _patch(module):
             "ntokens": sum(int(s["ntokens"]) for s in real),
             "nsentences": sum(int(s["target"].size(0)) for s in real),
             "seconds": time.perf_counter() - start,
-        })  # fmt: skip
+        })
         return out
 
     cls.__init__, cls.train_step = __init__, _train_step
@@ -87,7 +87,7 @@ def _patch_generator(module):
             for sample_id, nbest in zip(sample["id"].tolist(), hypos):
                 for rank, hypo in enumerate(nbest):
                     row = {"id": sample_id, "rank": rank, "tokens": hypo["tokens"].tolist(),
-                           "score": float(hypo["score"])}  # fmt: skip
+                           "score": float(hypo["score"])}
                     f.write(json.dumps(row) + "\n")
         return hypos
 

@@ -18,8 +18,16 @@ from typing import List, Optional, Tuple
 
 from .examples import ReaderError, lines_of
 
-COLUMNS = ("id", "intent", "slots", "utterance", "domain", "locale", "decoupled",
-           "tokens")  # fmt: skip
+COLUMNS = (
+    "id",
+    "intent",
+    "slots",
+    "utterance",
+    "domain",
+    "locale",
+    "decoupled",
+    "tokens",
+)
 
 
 @dataclass(frozen=True)

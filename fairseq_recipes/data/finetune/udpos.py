@@ -39,8 +39,25 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from .examples import ReaderError, TaggedWords, lines_of
 
-UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
-        "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")  # fmt: skip
+UPOS = (
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+)
 #: the languages of XTREME's UDPOS (utils_preprocess.py, download_data.sh)
 XTREME_LANGUAGES = tuple(
     "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th "
@@ -214,17 +231,25 @@ def read_conllu(path, lang: Optional[str] = None) -> List[TaggedWords]:
         try:
             kept, total = _read_file(name, lang)
         except _ConversionStops as err:
-            _notice(name, f"skipped, as XTREME's data lacks it: ud-conversion-tools "
-                    f"stops at line {err.lineno} ({err.reason})")  # fmt: skip
+            _notice(
+                name,
+                f"skipped, as XTREME's data lacks it: ud-conversion-tools "
+                f"stops at line {err.lineno} ({err.reason})",
+            )
             skipped.append(name)
             continue
         if total and not kept:
-            _notice(name, f"no word forms (all {total} sentences withhold their text): "
-                    "treebank skipped")  # fmt: skip
+            _notice(
+                name,
+                f"no word forms (all {total} sentences withhold their text): "
+                "treebank skipped",
+            )
             skipped.append(name)
         elif len(kept) < total:
-            _notice(name, f"{total - len(kept)} of {total} sentences without word forms "
-                    "dropped")  # fmt: skip
+            _notice(
+                name,
+                f"{total - len(kept)} of {total} sentences without word forms " "dropped",
+            )
         sentences += kept
     if not sentences:
         what = "file" if len(files) == 1 else f"{len(files)} files"

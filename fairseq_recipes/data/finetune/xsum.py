@@ -142,12 +142,18 @@ def read_xsum_release(
     summary_dir, split_file, split: str
 ) -> Tuple[List[Summary], List[str]]:
     """(examples, ids without a ``.summary`` file) of a split of ``bbc-summary-data``."""
-    return _read_split(summary_dir, ".summary", split_file, split,
-                       lambda p: read_article(p, "[SN]", "FIRST-SENTENCE"))  # fmt: skip
+    return _read_split(
+        summary_dir,
+        ".summary",
+        split_file,
+        split,
+        lambda p: read_article(p, "[SN]", "FIRST-SENTENCE"),
+    )
 
 
-def read_xsum_data_dir(directory, split_file=None, split: Optional[str] = None
-                       ) -> Tuple[List[Summary], List[str]]:  # fmt: skip
+def read_xsum_data_dir(
+    directory, split_file=None, split: Optional[str] = None
+) -> Tuple[List[Summary], List[str]]:
     """(examples, ids without a ``.data`` file): the ids of ``split`` when a split file is
     given, else every ``*.data`` file of the directory in name order (none missing)."""
 

@@ -15,17 +15,25 @@ from fairseq_recipes.scoring.sciem import sciem
 #: (words, decoupled form) as mTOP writes them: nested intents, repeated words, a word
 #: the utterance lacks (the form spells it), Devanagari
 EXAMPLES = [
-    ("what is the weather in new york".split(),
-     "[IN:GET_WEATHER [SL:LOCATION new york ] ]"),
-    ("remind me to call mom at 5 pm".split(),
-     "[IN:CREATE_REMINDER [SL:PERSON_REMINDED me ] [SL:TODO [IN:GET_TODO [SL:TODO call "
-     "mom ] ] ] [SL:DATE_TIME at 5 pm ] ]"),
-    ("play the the song by the band".split(),
-     "[IN:PLAY_MUSIC [SL:MUSIC_TYPE song ] [SL:MUSIC_ARTIST_NAME the band ] ]"),
-    ("set an alarm for tomorrow".split(),
-     "[IN:CREATE_ALARM [SL:DATE_TIME for tomorrow morning ] ]"),
+    (
+        "what is the weather in new york".split(),
+        "[IN:GET_WEATHER [SL:LOCATION new york ] ]",
+    ),
+    (
+        "remind me to call mom at 5 pm".split(),
+        "[IN:CREATE_REMINDER [SL:PERSON_REMINDED me ] [SL:TODO [IN:GET_TODO [SL:TODO call "
+        "mom ] ] ] [SL:DATE_TIME at 5 pm ] ]",
+    ),
+    (
+        "play the the song by the band".split(),
+        "[IN:PLAY_MUSIC [SL:MUSIC_TYPE song ] [SL:MUSIC_ARTIST_NAME the band ] ]",
+    ),
+    (
+        "set an alarm for tomorrow".split(),
+        "[IN:CREATE_ALARM [SL:DATE_TIME for tomorrow morning ] ]",
+    ),
     ("मुझे कल का मौसम बताओ".split(), "[IN:GET_WEATHER [SL:DATE_TIME कल ] ]"),
-]  # fmt: skip
+]
 
 
 def _write(path, lines):
@@ -35,8 +43,10 @@ def _write(path, lines):
 
 
 def test_reader_takes_tokens_and_decoupled_form(tmp_path):
-    path = _write(tmp_path / "de" / "test.txt",
-                  [mtop_line(i, w, f, "de_DE") for i, (w, f) in enumerate(EXAMPLES)])  # fmt: skip
+    path = _write(
+        tmp_path / "de" / "test.txt",
+        [mtop_line(i, w, f, "de_DE") for i, (w, f) in enumerate(EXAMPLES)],
+    )
     examples = read_mtop(path)
     assert [e.words for e in examples] == [tuple(w) for w, _ in EXAMPLES]
     assert [e.logical_form for e in examples] == [f for _, f in EXAMPLES]
@@ -52,10 +62,12 @@ def test_reader_takes_tokens_and_decoupled_form(tmp_path):
         (mtop_line(1, ["a"], "[IN:X [SL:Y a ]"), r":3: logical form leaves 1 bracket"),
         (mtop_line(1, ["a"], "[IN:X a ] ]"), r":3: logical form closes a bracket"),
         (mtop_line(1, ["a"], "a [IN:X ]"), r":3: logical form does not start"),
-        (mtop_line(1, ["a"], "[IN:X ]").replace('"tokens"', '"words"'),
-         r":3: tokens JSON has no list"),
+        (
+            mtop_line(1, ["a"], "[IN:X ]").replace('"tokens"', '"words"'),
+            r":3: tokens JSON has no list",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_lines_name_file_and_line(tmp_path, line, message):
     good = mtop_line(0, ["a", "b"], "[IN:X [SL:Y a ] ]")
     path = _write(tmp_path / "en" / "train.txt", [good, good, line])
@@ -80,8 +92,10 @@ def test_sentinels_point_at_the_next_equal_word():
 
 
 def test_sentinels_round_trip_every_example_of_a_file(tmp_path):
-    path = _write(tmp_path / "en" / "test.txt",
-                  [mtop_line(i, w, f) for i, (w, f) in enumerate(EXAMPLES)])  # fmt: skip
+    path = _write(
+        tmp_path / "en" / "test.txt",
+        [mtop_line(i, w, f) for i, (w, f) in enumerate(EXAMPLES)],
+    )
     for example in read_mtop(path):
         pointed = to_sentinels(example.words, example.logical_form)
         spelled = [t for t in pointed.split() if not t.startswith("[") and t != "]"]
@@ -96,8 +110,11 @@ def test_too_many_words_for_the_sentinels():
 
 
 # ---- the released files: ../shared/data/mtop (first 200 records of MTOP v2) ----------
-REAL = [(lang, split) for lang in ("en", "de", "es", "fr", "hi", "th")
-        for split in ("test", "eval")]  # fmt: skip
+REAL = [
+    (lang, split)
+    for lang in ("en", "de", "es", "fr", "hi", "th")
+    for split in ("test", "eval")
+]
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +180,9 @@ def test_sciem_on_the_released_forms(real_mtop):
     # case and whitespace do not count, anything else does
     assert sciem(forms, [f.upper().replace(" ", "  ") for f in forms]) == 100.0
     assert sciem(forms, [f.replace(" ]", "]") for f in forms]) == 100.0
-    wrong = [f.replace("[SL:", "[SL:X", 1) if i % 4 == 0 else f
-             for i, f in enumerate(forms)]  # fmt: skip
+    wrong = [
+        f.replace("[SL:", "[SL:X", 1) if i % 4 == 0 else f for i, f in enumerate(forms)
+    ]
     changed = sum(a != b for a, b in zip(forms, wrong))
     assert changed > 0 and sciem(forms, wrong) == pytest.approx(
         100.0 * (len(forms) - changed) / len(forms)

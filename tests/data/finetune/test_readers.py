@@ -16,14 +16,19 @@ def _write(path, lines):
 
 
 def test_xnli_by_header_name_with_quotes_as_text(tmp_path):
-    path = _write(tmp_path / "xnli.test.tsv", [
-        XNLI_HEADER,
-        xnli_row("en", "entailment", 'He said "yes', "He agreed."),
-        xnli_row("de", "contradiction", "Er kam.", 'Er kam "nie".'),
-    ])  # fmt: skip
+    path = _write(
+        tmp_path / "xnli.test.tsv",
+        [
+            XNLI_HEADER,
+            xnli_row("en", "entailment", 'He said "yes', "He agreed."),
+            xnli_row("de", "contradiction", "Er kam.", 'Er kam "nie".'),
+        ],
+    )
     pairs = xnli.read_xnli(path)
-    assert [(p.lang, p.label) for p in pairs] == [("en", "entailment"),
-                                                  ("de", "contradiction")]  # fmt: skip
+    assert [(p.lang, p.label) for p in pairs] == [
+        ("en", "entailment"),
+        ("de", "contradiction"),
+    ]
     assert pairs[0].premise == 'He said "yes' and pairs[1].hypothesis == 'Er kam "nie".'
     assert pairs[1].source == f"{path}:3"
     assert [p.lang for p in xnli.read_xnli(path, langs=["de"])] == ["de"]
@@ -32,19 +37,29 @@ def test_xnli_by_header_name_with_quotes_as_text(tmp_path):
 
 
 def test_multinli_contradictory_is_contradiction(tmp_path):
-    path = _write(tmp_path / "multinli.train.en.tsv", [
-        "premise\thypo\tlabel", "A man sleeps.\tA man is awake.\tcontradictory",
-        "A man sleeps.\tSomeone rests.\tentailment"])  # fmt: skip
+    path = _write(
+        tmp_path / "multinli.train.en.tsv",
+        [
+            "premise\thypo\tlabel",
+            "A man sleeps.\tA man is awake.\tcontradictory",
+            "A man sleeps.\tSomeone rests.\tentailment",
+        ],
+    )
     assert [p.label for p in xnli.read_multinli(path)] == ["contradiction", "entailment"]
 
 
 @pytest.mark.parametrize(
     "lines, message",
-    [(["premise\thypo\tlabel", "a\tb\tmaybe"], r":2: label 'maybe' is none of"),
-     (["premise\thypo\tlabel", "a\tb"], r":2: 2 tab-separated fields, the header has 3"),
-     (["premise\tlabel", "a\tneutral"], r":1: header has no column 'hypo'"),
-     ([], r":1: empty file")],
-)  # fmt: skip
+    [
+        (["premise\thypo\tlabel", "a\tb\tmaybe"], r":2: label 'maybe' is none of"),
+        (
+            ["premise\thypo\tlabel", "a\tb"],
+            r":2: 2 tab-separated fields, the header has 3",
+        ),
+        (["premise\tlabel", "a\tneutral"], r":1: header has no column 'hypo'"),
+        ([], r":1: empty file"),
+    ],
+)
 def test_xnli_errors_name_file_and_line(tmp_path, lines, message):
     path = tmp_path / "bad.tsv"
     path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
@@ -53,16 +68,22 @@ def test_xnli_errors_name_file_and_line(tmp_path, lines, message):
 
 
 def test_matis_slots_intents_and_language(tmp_path):
-    path = _write(tmp_path / "test_DE.tsv", [
-        "id\tutterance\tslot_labels\tintent",
-        "1\tflüge nach boston\tO O B-toloc.city_name\tatis_flight",
-        "2\tpreise und flüge\tO O O\tatis_airfare#atis_flight"])  # fmt: skip
+    path = _write(
+        tmp_path / "test_DE.tsv",
+        [
+            "id\tutterance\tslot_labels\tintent",
+            "1\tflüge nach boston\tO O B-toloc.city_name\tatis_flight",
+            "2\tpreise und flüge\tO O O\tatis_airfare#atis_flight",
+        ],
+    )
     utterances = matis.read_matis(path)
     assert utterances[0].lang == "de"
     assert utterances[0].slots == ("O", "O", "B-toloc.city_name")
     assert utterances[1].intent == "atis_airfare#atis_flight"  # one joined label
-    bad = _write(tmp_path / "dev_EN.tsv", ["id\tutterance\tslot_labels\tintent",
-                                           "7\tto boston\tO\tatis_flight"])  # fmt: skip
+    bad = _write(
+        tmp_path / "dev_EN.tsv",
+        ["id\tutterance\tslot_labels\tintent", "7\tto boston\tO\tatis_flight"],
+    )
     with pytest.raises(ReaderError, match=f"^{bad}:2: 1 slot labels for 2 words"):
         matis.read_matis(bad)
     with pytest.raises(ReaderError, match="expected a MultiATIS"):
@@ -70,8 +91,10 @@ def test_matis_slots_intents_and_language(tmp_path):
 
 
 def test_panx_prefix_ends_at_the_first_colon(tmp_path):
-    path = _write(tmp_path / "train", ["en:http://a.org:80\tO", "en:Paris\tB-LOC", "",
-                                       "en::\tO", "en:Ada\tB-PER"])  # fmt: skip
+    path = _write(
+        tmp_path / "train",
+        ["en:http://a.org:80\tO", "en:Paris\tB-LOC", "", "en::\tO", "en:Ada\tB-PER"],
+    )
     sentences = panx.read_panx(path)
     assert sentences[0].words == ("http://a.org:80", "Paris")
     assert sentences[0].tags == ("O", "B-LOC") and sentences[0].lang == "en"
@@ -80,10 +103,12 @@ def test_panx_prefix_ends_at_the_first_colon(tmp_path):
 
 @pytest.mark.parametrize(
     "line, message",
-    [("en:Paris\tB-CITY", "tag 'B-CITY' is not IOB2"),
-     ("Paris\tO", "expected 'lang:token<TAB>TAG'"),
-     ("en:Paris O", "expected 'lang:token<TAB>TAG'")],
-)  # fmt: skip
+    [
+        ("en:Paris\tB-CITY", "tag 'B-CITY' is not IOB2"),
+        ("Paris\tO", "expected 'lang:token<TAB>TAG'"),
+        ("en:Paris O", "expected 'lang:token<TAB>TAG'"),
+    ],
+)
 def test_panx_errors_name_file_and_line(tmp_path, line, message):
     path = _write(tmp_path / "dev", ["en:A\tO", line])
     with pytest.raises(ReaderError, match=f"^{path}:2: {message}"):
@@ -135,14 +160,21 @@ def test_fused_form_head_counts_the_enhanced_heads_as_xtreme_does(tmp_path):
     # ud-conversion-tools builds one graph of the basic and the enhanced (DEPS) heads:
     # "I" is also the subject of "leave" (xsubj), so it has more ancestors than "'m"
     path = tmp_path / "en_toy-ud-test.conllu"
-    path.write_text(_conllu([[
-        ("1-2", "I'm", "_", "_", "_"),
-        ("1", "I", "PRON", "3", "3:nsubj|5:nsubj:xsubj"),
-        ("2", "'m", "AUX", "3", "3:aux"),
-        ("3", "going", "VERB", "0", "0:root"),
-        ("4", "to", "PART", "5", "5:mark"),
-        ("5", "leave", "VERB", "3", "3:xcomp"),
-    ]]), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        _conllu(
+            [
+                [
+                    ("1-2", "I'm", "_", "_", "_"),
+                    ("1", "I", "PRON", "3", "3:nsubj|5:nsubj:xsubj"),
+                    ("2", "'m", "AUX", "3", "3:aux"),
+                    ("3", "going", "VERB", "0", "0:root"),
+                    ("4", "to", "PART", "5", "5:mark"),
+                    ("5", "leave", "VERB", "3", "3:xcomp"),
+                ]
+            ]
+        ),
+        encoding="utf-8",
+    )
     (sentence,) = udpos.read_conllu(path)
     assert sentence.words == ("I'm", "going", "to", "leave")
     assert sentence.tags == ("AUX", "VERB", "PART", "VERB")
@@ -153,14 +185,23 @@ def test_fused_form_head_counts_the_enhanced_heads_as_xtreme_does(tmp_path):
 
 def test_sentences_without_forms_are_dropped_as_xtreme_drops_them(tmp_path, capsys):
     def sentence(*forms):
-        return [(str(i), f, "NOUN", "0" if i == 1 else "1", "_")
-                for i, f in enumerate(forms, start=1)]  # fmt: skip
+        return [
+            (str(i), f, "NOUN", "0" if i == 1 else "1", "_")
+            for i, f in enumerate(forms, start=1)
+        ]
 
     path = tmp_path / "en_toy-ud-test.conllu"
-    path.write_text(_conllu([sentence("_", "_", "c"),  # all but one withheld: dropped
-                             sentence("a", "_", "c"),  # kept, "_" and all
-                             sentence("_"),            # dropped
-                             sentence("a")]), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        _conllu(
+            [
+                sentence("_", "_", "c"),  # all but one withheld: dropped
+                sentence("a", "_", "c"),  # kept, "_" and all
+                sentence("_"),  # dropped
+                sentence("a"),
+            ]
+        ),
+        encoding="utf-8",
+    )
     kept = udpos.read_conllu(path)
     assert [s.words for s in kept] == [("a", "_", "c"), ("a",)]
     assert "2 of 4 sentences without word forms dropped" in capsys.readouterr().err
@@ -207,8 +248,18 @@ def test_a_tie_outside_the_precedence_list_skips_the_file_as_xtreme_lacks_it(
     good.write_text(_conllu([[("1", "casa", "NOUN", "0", "_")]]))
     stops = tmp_path / "UD_Spanish-B" / "es_b-ud-test.conllu"
     stops.parent.mkdir()
-    stops.write_text(_conllu([[("1-2", "xy", "_", "_", "_"), ("1", "x", "NOUN", "3", "_"),
-                               ("2", "y", "ADP", "3", "_"), ("3", "z", "VERB", "0", "_")]]))  # fmt: skip
+    stops.write_text(
+        _conllu(
+            [
+                [
+                    ("1-2", "xy", "_", "_", "_"),
+                    ("1", "x", "NOUN", "3", "_"),
+                    ("2", "y", "ADP", "3", "_"),
+                    ("3", "z", "VERB", "0", "_"),
+                ]
+            ]
+        )
+    )
     merged = udpos.read_conllu(udpos.treebank_pattern(tmp_path, "es", "test"))
     assert [s.words for s in merged] == [("casa",)]
     assert "ud-conversion-tools stops at line 1" in capsys.readouterr().err
@@ -236,8 +287,9 @@ def test_unknown_test_labels_are_an_error_or_mapped_to_o(tmp_path):
     test_path = _write(tmp_path / "test", ["en:y\tO", "", "en:Rome\tB-LOC"])
     test = panx.read_panx(test_path)
     known = labels_of(train)
-    with pytest.raises(ReaderError, match=f"^{test_path}:3: label 'B-LOC' is not in the "
-                                          "training data"):  # fmt: skip
+    with pytest.raises(
+        ReaderError, match=f"^{test_path}:3: label 'B-LOC' is not in the " "training data"
+    ):
         check_labels(known, test)
     mapped = check_labels(known, test, map_unknown_to="O")
     assert [s.tags for s in mapped] == [("O",), ("O",)]
@@ -289,8 +341,11 @@ def test_real_treebanks(shared):
     du = Counter(t for s in french for w, t in zip(s.words, s.tags) if w == "du")
     assert du and du.most_common(1)[0][0] == "ADP"  # de (ADP) + le (DET), as XTREME
     # one word per syntactic word, less the words a fused form absorbed
-    ids = [line.split("\t", 1)[0] for line in path.read_text().splitlines()
-           if line and not line.startswith("#")]  # fmt: skip
+    ids = [
+        line.split("\t", 1)[0]
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     ranges = [tuple(map(int, i.split("-"))) for i in ids if "-" in i]
     syntactic = sum(i.isdigit() for i in ids)
     assert ranges and sum(len(s.words) for s in french) == syntactic - sum(

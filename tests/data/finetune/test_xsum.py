@@ -33,8 +33,9 @@ def _summary_file(
     if marker == "[SN]":
         sections.append(("TITLE", [f"Title {bbc_id}"]))
     sections += [(summary_section, [summary]), ("RESTBODY", paragraphs)]
-    text = "\n".join(f"{marker}{name}{marker}\n" + "\n".join(lines) + "\n"
-                     for name, lines in sections)  # fmt: skip
+    text = "\n".join(
+        f"{marker}{name}{marker}\n" + "\n".join(lines) + "\n" for name, lines in sections
+    )
     path = directory / f"{bbc_id}{suffix}"
     path.write_text(text, encoding="utf-8")
     return path
@@ -52,16 +53,19 @@ def _release(tmp_path, ids, split_ids):
 
 
 def test_release_split_with_missing_ids_counted(tmp_path, caplog):
-    directory, split_file = _release(tmp_path, ["10", "11", "12"],
-                                     {"test": ["12", "99", "10", "98"]})  # fmt: skip
+    directory, split_file = _release(
+        tmp_path, ["10", "11", "12"], {"test": ["12", "99", "10", "98"]}
+    )
     with caplog.at_level(logging.WARNING):
         examples, missing = read_xsum_release(directory, split_file, "test")
     assert [e.id for e in examples] == ["12", "10"]  # the split file's order
     assert missing == ["99", "98"]
     assert examples[0] == Summary(
-        document="First 12. Second 12.", summary="Summary 12.", id="12",
+        document="First 12. Second 12.",
+        summary="Summary 12.",
+        id="12",
         source=str(directory / "12.summary"),
-    )  # fmt: skip
+    )
     assert f"{split_file}: 2 of 4 test ids have no .summary file in {directory}" in (
         caplog.text
     )
@@ -82,11 +86,13 @@ def test_valid_is_validation(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("{not json", r":1: not JSON"),
-     ('{"train": [], "validation": []}', r": no 'test' key"),
-     ('{"test": "123"}', r": 'test' is not a list of ids"),
-     ('{"test": []}', r": 'test' has no ids")],
-)  # fmt: skip
+    [
+        ("{not json", r":1: not JSON"),
+        ('{"train": [], "validation": []}', r": no 'test' key"),
+        ('{"test": "123"}', r": 'test' is not a list of ids"),
+        ('{"test": []}', r": 'test' has no ids"),
+    ],
+)
 def test_split_file_errors_name_it(tmp_path, content, message):
     split_file = tmp_path / SPLIT_FILE
     split_file.write_text(content)
@@ -98,14 +104,22 @@ def test_split_file_errors_name_it(tmp_path, content, message):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("[SN]URL[SN]\nx\n\n[SN]RESTBODY[SN]\nbody\n",
-      r": no \[SN\]FIRST-SENTENCE\[SN\] section"),
-     ("[SN]FIRST-SENTENCE[SN]\nsum\n\n[SN]RESTBODY[SN]\n\n",
-      r":4: empty \[SN\]RESTBODY\[SN\] section"),
-     ("[SN]FIRST-SENTENCE[SN]\nsum\n[SN]FIRST-SENTENCE[SN]\nagain\n",
-      r":3: second \[SN\]FIRST-SENTENCE\[SN\] section"),
-     ("stray\n[SN]FIRST-SENTENCE[SN]\nsum\n", r":1: text before the first")],
-)  # fmt: skip
+    [
+        (
+            "[SN]URL[SN]\nx\n\n[SN]RESTBODY[SN]\nbody\n",
+            r": no \[SN\]FIRST-SENTENCE\[SN\] section",
+        ),
+        (
+            "[SN]FIRST-SENTENCE[SN]\nsum\n\n[SN]RESTBODY[SN]\n\n",
+            r":4: empty \[SN\]RESTBODY\[SN\] section",
+        ),
+        (
+            "[SN]FIRST-SENTENCE[SN]\nsum\n[SN]FIRST-SENTENCE[SN]\nagain\n",
+            r":3: second \[SN\]FIRST-SENTENCE\[SN\] section",
+        ),
+        ("stray\n[SN]FIRST-SENTENCE[SN]\nsum\n", r":1: text before the first"),
+    ],
+)
 def test_bad_summary_file_names_path_and_line(tmp_path, text, message):
     directory, split_file = _release(tmp_path, [], {"test": ["5"]})
     path = directory / "5.summary"
@@ -116,8 +130,14 @@ def test_bad_summary_file_names_path_and_line(tmp_path, text, message):
 
 def test_data_dir_all_files_or_a_split(tmp_path):
     for i in ["30", "20", "10"]:
-        _summary_file(tmp_path, i, f"Intro {i}.", [f"Body {i}.", f"More {i}."],
-                      marker="[XSUM]", summary_section="INTRODUCTION")  # fmt: skip
+        _summary_file(
+            tmp_path,
+            i,
+            f"Intro {i}.",
+            [f"Body {i}.", f"More {i}."],
+            marker="[XSUM]",
+            summary_section="INTRODUCTION",
+        )
     examples, missing = read_xsum_data_dir(tmp_path)
     assert [e.id for e in examples] == ["10", "20", "30"] and missing == []
     assert (
@@ -132,8 +152,14 @@ def test_data_dir_all_files_or_a_split(tmp_path):
 
 
 def test_data_file_without_introduction(tmp_path):
-    path = _summary_file(tmp_path, "1", "Intro.", ["Body."], marker="[XSUM]",
-                         summary_section="FIRST-SENTENCE")  # fmt: skip
+    path = _summary_file(
+        tmp_path,
+        "1",
+        "Intro.",
+        ["Body."],
+        marker="[XSUM]",
+        summary_section="FIRST-SENTENCE",
+    )
     with pytest.raises(ReaderError, match=rf"^{path}: no \[XSUM\]INTRODUCTION\[XSUM\]"):
         read_xsum_data_dir(tmp_path)
 
@@ -153,16 +179,19 @@ def test_source_target(tmp_path):
 
 def test_source_target_count_mismatch_names_both(tmp_path):
     prefix = _source_target(tmp_path, ["a", "b", "c"], ["x", "y"])
-    with pytest.raises(ReaderError, match=f"^{prefix}.source: 3 lines, but "
-                                          f"{prefix}.target has 2$"):  # fmt: skip
+    with pytest.raises(
+        ReaderError, match=f"^{prefix}.source: 3 lines, but " f"{prefix}.target has 2$"
+    ):
         read_source_target(prefix)
 
 
 @pytest.mark.parametrize(
     "documents, summaries, message",
-    [(["a", " ", "c"], ["x", "y", "z"], r".source:2: empty document"),
-     (["a", "b"], ["x", ""], r".target:2: empty summary")],
-)  # fmt: skip
+    [
+        (["a", " ", "c"], ["x", "y", "z"], r".source:2: empty document"),
+        (["a", "b"], ["x", ""], r".target:2: empty summary"),
+    ],
+)
 def test_source_target_empty_lines(tmp_path, documents, summaries, message):
     prefix = _source_target(tmp_path, documents, summaries)
     with pytest.raises(ReaderError, match=f"^{prefix}{message}"):
@@ -177,8 +206,9 @@ def test_dispatcher_picks_each_format(tmp_path):
 
     data = tmp_path / "data"
     data.mkdir()
-    _summary_file(data, "7", "Intro.", ["Body."], marker="[XSUM]",
-                  summary_section="INTRODUCTION")  # fmt: skip
+    _summary_file(
+        data, "7", "Intro.", ["Body."], marker="[XSUM]", summary_section="INTRODUCTION"
+    )
     assert [(e.id, e.summary) for e in read_xsum(data)] == [("7", "Intro.")]
 
     pairs = tmp_path / "pairs"
@@ -225,7 +255,12 @@ def test_real_data_samples():
         "on the BBC News Channel from 2130 BST and on BBC Arts."
     )
     assert "\n" not in first.document
-    paragraphs = (directory / "29604402.data").read_text(encoding="utf-8").split(
-        "[XSUM]RESTBODY[XSUM]\n")[1].strip().splitlines()  # fmt: skip
+    paragraphs = (
+        (directory / "29604402.data")
+        .read_text(encoding="utf-8")
+        .split("[XSUM]RESTBODY[XSUM]\n")[1]
+        .strip()
+        .splitlines()
+    )
     assert first.document == " ".join(p.strip() for p in paragraphs)
     assert all(e.document and e.summary and "\n" not in e.summary for e in examples)
