@@ -7,9 +7,10 @@ table and writes them as JSON.
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
+
+from fairseq_recipes.atomic_files import write_text
 
 BENCHMARKS = [
     "benchmarks.noise_throughput",
@@ -57,9 +58,7 @@ def main(argv=None):
         shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {shown}")
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump(results, f, indent=2, default=str)
-        os.replace(args.json + ".tmp", args.json)
+        write_text(args.json, json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -156,6 +156,14 @@ def write_text(target, text: str) -> None:
         f.write(text)
 
 
+def torch_save(obj, target) -> None:
+    """``torch.save`` through ``atomic_write``: the whole checkpoint or the old file."""
+    import torch
+
+    with atomic_write(target, "wb") as f:
+        torch.save(obj, f)
+
+
 def atomic_copy(source, target) -> None:
     """``target`` becomes a complete copy of ``source`` in one rename. A hard link when
     the file system allows it (instant whatever the size; the project's writers never

@@ -10,7 +10,6 @@ whose settings are ours (``fairseq_recipes.recipe3``) and which is marked ``in_p
 
 import argparse
 import shlex
-import sys
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -236,8 +235,9 @@ def cli_main(argv=None):
     try:
         print(shell_assignments(args.name))
     except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
-        sys.exit(2)
+        from .cli import fail
+
+        fail(err.args[0])
 
 
 if __name__ == "__main__":

@@ -21,13 +21,12 @@ folder and renamed, so a reader never sees half a file.
 """
 
 import dataclasses
-import os
 from argparse import Namespace
 from pathlib import Path
 from typing import List
 
-import torch
 
+from ..atomic_files import torch_save
 from . import encoder_state
 from .extract_encoder import _cfg as mlm_cfg
 
@@ -104,19 +103,6 @@ def views(state: dict) -> dict:
     return out
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_views(trainer, path) -> List[Path]:
     """Write the two models of the run of ``trainer`` beside ``path``, the checkpoint it
     has just saved; returns their paths."""
@@ -136,6 +122,6 @@ def write_views(trainer, path) -> List[Path]:
     folder = Path(path).parent
     written = []
     for name, view in views(state).items():
-        _atomic_save(view, folder / name)
+        torch_save(view, folder / name)
         written.append(folder / name)
     return written

@@ -17,6 +17,7 @@ import functools
 import logging
 
 from ..atomic_files import atomic_copy, atomic_write
+from .patching import wrap_once
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ def _atomic_persistent_save(original):
         with atomic_write(filename, "wb") as f:
             torch.save(obj, f)
 
-    torch_persistent_save._fairseq_recipes_patched = True
     return torch_persistent_save
 
 
@@ -59,6 +59,6 @@ def install() -> None:
         checkpoint_utils.PathManager = _AtomicCheckpointFiles(
             checkpoint_utils.PathManager
         )
-    save = checkpoint_utils.torch_persistent_save
-    if not getattr(save, "_fairseq_recipes_patched", False):
-        checkpoint_utils.torch_persistent_save = _atomic_persistent_save(save)
+    wrap_once(
+        checkpoint_utils, "torch_persistent_save", _atomic_persistent_save, "atomic_save"
+    )

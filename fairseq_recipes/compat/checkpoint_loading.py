@@ -14,6 +14,7 @@ import os
 import threading
 
 from ..errors import RecipesError
+from .patching import wrap_once
 
 _state = threading.local()
 
@@ -37,7 +38,6 @@ def _patched(original):
         finally:
             _state.depth -= 1
 
-    load_model_ensemble_and_task._fairseq_recipes_patched = True
     return load_model_ensemble_and_task
 
 
@@ -45,6 +45,4 @@ def install() -> None:
     """Wrap fairseq's ensemble loader. Idempotent."""
     from fairseq import checkpoint_utils
 
-    loader = checkpoint_utils.load_model_ensemble_and_task
-    if not getattr(loader, "_fairseq_recipes_patched", False):
-        checkpoint_utils.load_model_ensemble_and_task = _patched(loader)
+    wrap_once(checkpoint_utils, "load_model_ensemble_and_task", _patched, "ensemble_path")

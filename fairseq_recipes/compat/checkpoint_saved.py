@@ -10,6 +10,10 @@ one. Tasks without it see stock fairseq.
 
 import functools
 
+from .patching import wrap_once
+
+KEY = "checkpoint_saved"
+
 
 def _notifying(original):
     @functools.wraps(original)
@@ -20,7 +24,6 @@ def _notifying(original):
             hook(self, path)
         return path
 
-    save_checkpoint._fairseq_recipes_patched = True
     return save_checkpoint
 
 
@@ -28,5 +31,4 @@ def install() -> None:
     """Wrap ``Trainer.save_checkpoint``. Idempotent."""
     from fairseq.trainer import Trainer
 
-    if not getattr(Trainer.save_checkpoint, "_fairseq_recipes_patched", False):
-        Trainer.save_checkpoint = _notifying(Trainer.save_checkpoint)
+    wrap_once(Trainer, "save_checkpoint", _notifying, KEY)

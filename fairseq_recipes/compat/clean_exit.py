@@ -18,6 +18,8 @@ import queue
 import threading
 import weakref
 
+from .patching import wrap_once
+
 _STOP_POLL_S = 0.05
 _JOIN_TIMEOUT_S = 30.0
 _live = weakref.WeakSet()
@@ -79,9 +81,5 @@ def install() -> None:
     """Make fairseq's prefetch threads stoppable and stop them at exit. Idempotent."""
     from fairseq.data import iterators
 
-    if getattr(iterators.BackgroundConsumer, "_fairseq_recipes_patched", False):
-        return
-    patched = _stoppable_consumer(iterators.BackgroundConsumer)
-    patched._fairseq_recipes_patched = True
-    iterators.BackgroundConsumer = patched
-    atexit.register(stop_background_consumers)
+    if wrap_once(iterators, "BackgroundConsumer", _stoppable_consumer, "clean_exit"):
+        atexit.register(stop_background_consumers)

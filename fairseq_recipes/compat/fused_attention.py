@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RecipesError
+from .patching import wrap_once
 
 #: environment variable choosing the attention path, and its values
 ENV = "FAIRSEQ_RECIPES_ATTENTION"
@@ -248,7 +249,6 @@ def _marking_causal(original):
         setattr(mask, CAUSAL, True)
         return mask
 
-    buffered_future_mask._fairseq_recipes_patched = True
     return buffered_future_mask
 
 
@@ -306,7 +306,6 @@ def _alignment_when_wanted(original):
                 alignment_heads,
             )
 
-    extract_features_scriptable._fairseq_recipes_patched = True
     return extract_features_scriptable
 
 
@@ -329,8 +328,10 @@ def install() -> None:
         _stock_forward = MultiheadAttention.forward
         MultiheadAttention.forward = forward
     decoder = TransformerDecoderBase
-    if not getattr(decoder.buffered_future_mask, "_fairseq_recipes_patched", False):
-        decoder.buffered_future_mask = _marking_causal(decoder.buffered_future_mask)
-    method = decoder.extract_features_scriptable
-    if not getattr(method, "_fairseq_recipes_patched", False):
-        decoder.extract_features_scriptable = _alignment_when_wanted(method)
+    wrap_once(decoder, "buffered_future_mask", _marking_causal, "causal_mark")
+    wrap_once(
+        decoder,
+        "extract_features_scriptable",
+        _alignment_when_wanted,
+        "alignment_when_wanted",
+    )

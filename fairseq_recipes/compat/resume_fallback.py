@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import RecipesError
+from .patching import wrap_once
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,6 @@ def _patched(original):
                 raise _mismatch(filename, err) from None
             raise
 
-    load_checkpoint._fairseq_recipes_fallback = True
     return load_checkpoint
 
 
@@ -144,5 +144,4 @@ def install() -> None:
     """Wrap ``Trainer.load_checkpoint``. Idempotent."""
     from fairseq.trainer import Trainer
 
-    if not getattr(Trainer.load_checkpoint, "_fairseq_recipes_fallback", False):
-        Trainer.load_checkpoint = _patched(Trainer.load_checkpoint)
+    wrap_once(Trainer, "load_checkpoint", _patched, "resume_fallback")

@@ -24,6 +24,7 @@ import typing
 import torch
 
 from ..errors import RecipesError
+from .patching import wrap_once
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,8 @@ def refusal(path, err: Exception):
     if reason is None:
         return None
     found = re.search(r"GLOBAL ([\w.]+)", reason)
-    if not found and reason.startswith("Unsupported operand") and not _is_zip(path):
-        return None  # bytes that are no pickle at all: damaged, not hostile
+    if not found and reason.startswith("Unsupported operand") and not _is_pickle(path):
+        return None  # bytes that are neither a torch zip nor a pickle: damaged
     what = (
         f"it pickles {found.group(1)}, which is not a fairseq checkpoint class"
         if found
@@ -154,11 +155,14 @@ def refusal(path, err: Exception):
     )
 
 
-def _is_zip(path) -> bool:
+def _is_pickle(path) -> bool:
+    """A torch zip file, or a pickle (protocol 2+ starts with the PROTO opcode)."""
     import zipfile
 
     try:
-        return zipfile.is_zipfile(path)
+        with open(path, "rb") as f:
+            first = f.read(1)
+        return first == b"\x80" or zipfile.is_zipfile(path)
     except OSError:
         return False
 
@@ -194,7 +198,6 @@ def _patched_loader(original):
         except Exception as err:  # noqa: BLE001  (every way torch reports a bad file)
             raise (refusal(path, err) or damage(path, err)) from None
 
-    load_checkpoint_to_cpu._fairseq_recipes_patched = True
     return load_checkpoint_to_cpu
 
 
@@ -203,6 +206,6 @@ def install() -> None:
     torch.serialization.add_safe_globals(fairseq_checkpoint_globals())
     from fairseq import checkpoint_utils
 
-    loader = checkpoint_utils.load_checkpoint_to_cpu
-    if not getattr(loader, "_fairseq_recipes_patched", False):
-        checkpoint_utils.load_checkpoint_to_cpu = _patched_loader(loader)
+    wrap_once(
+        checkpoint_utils, "load_checkpoint_to_cpu", _patched_loader, "safe_checkpoints"
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..atomic_files import describe_os_error
 from ..errors import RecipesError
+from .patching import wrap_once
 
 LOCK_NAME = ".train.lock"
 _held = {}  # resolved save_dir -> open lock file
@@ -74,7 +75,6 @@ def _patched(original):
             release(save_dir)
             raise RecipesError(describe_os_error(save_dir, err)) from None
 
-    verify_checkpoint_directory._fairseq_recipes_patched = True
     return verify_checkpoint_directory
 
 
@@ -82,6 +82,4 @@ def install() -> None:
     """Lock the save directory where fairseq-train checks it. Idempotent."""
     from fairseq import checkpoint_utils
 
-    verify = checkpoint_utils.verify_checkpoint_directory
-    if not getattr(verify, "_fairseq_recipes_patched", False):
-        checkpoint_utils.verify_checkpoint_directory = _patched(verify)
+    wrap_once(checkpoint_utils, "verify_checkpoint_directory", _patched, "save_dir_lock")

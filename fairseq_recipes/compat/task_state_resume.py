@@ -14,6 +14,8 @@ tasks keep their own (they neither log nor save).
 import functools
 import threading
 
+from .patching import wrap_once
+
 _capture = threading.local()
 
 
@@ -30,7 +32,6 @@ def _capturing_loader(original):
                 check(_capture.task_state, args[0] if args else kwargs.get("path"))
         return state
 
-    load_checkpoint_to_cpu._fairseq_recipes_capture = True
     return load_checkpoint_to_cpu
 
 
@@ -48,7 +49,6 @@ def _resuming_trainer(original):
             resume(_capture.task_state)
         return extra_state
 
-    load_checkpoint._fairseq_recipes_patched = True
     return load_checkpoint
 
 
@@ -57,8 +57,10 @@ def install() -> None:
     from fairseq import checkpoint_utils
     from fairseq.trainer import Trainer
 
-    loader = checkpoint_utils.load_checkpoint_to_cpu
-    if not getattr(loader, "_fairseq_recipes_capture", False):
-        checkpoint_utils.load_checkpoint_to_cpu = _capturing_loader(loader)
-    if not getattr(Trainer.load_checkpoint, "_fairseq_recipes_patched", False):
-        Trainer.load_checkpoint = _resuming_trainer(Trainer.load_checkpoint)
+    wrap_once(
+        checkpoint_utils,
+        "load_checkpoint_to_cpu",
+        _capturing_loader,
+        "task_state_capture",
+    )
+    wrap_once(Trainer, "load_checkpoint", _resuming_trainer, "task_state_resume")

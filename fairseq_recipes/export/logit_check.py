@@ -26,6 +26,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..atomic_files import write_text
+from ..cli import command
 from ..errors import RecipesError
 
 TOLERANCE = 1e-4
@@ -137,6 +139,7 @@ def check(
     return result
 
 
+@command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m fairseq_recipes.export.logit_check",
@@ -154,23 +157,17 @@ def cli_main(argv=None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import fairseq_recipes  # noqa: F401  (weights-only loading of fairseq checkpoints)
 
-    try:
-        result = check(
-            args.checkpoint,
-            args.hf,
-            args.data,
-            args.corpus,
-            args.lines_per_lang,
-            args.tolerance,
-            args.rounding_factor,
-        )
-    except RecipesError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    result = check(
+        args.checkpoint,
+        args.hf,
+        args.data,
+        args.corpus,
+        args.lines_per_lang,
+        args.tolerance,
+        args.rounding_factor,
+    )
     if args.output:
-        tmp = f"{args.output}.tmp"
-        Path(tmp).write_text(json.dumps(result, indent=2))
-        os.replace(tmp, args.output)
+        write_text(args.output, json.dumps(result, indent=2))
     print(
         f"{result['kind']} logits of {result['sequences']} sequences x "
         f"{result['vocab']:,}: export vs fairseq (fp32) {result['export_vs_fairseq']:.2e}; "

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from .. import paper, train_log
-from ..atomic_files import atomic_write, write_text
+from ..atomic_files import torch_save, write_text
 from ..cost.bill import bill, bill_rows, bill_title, formula_rates
 from ..cost.flops import stage_shape
 from ..cost.model_shape import (
@@ -123,13 +123,6 @@ def _load_metadata(path: Path) -> dict:
         return torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
     except Exception as err:
         raise RecipesError(f"{path}: not a readable checkpoint ({err})") from None
-
-
-def _atomic_save(state: dict, path: Path) -> None:
-    import torch
-
-    with atomic_write(path, "wb") as f:
-        torch.save(state, f)
 
 
 def _model_args(state: dict):
@@ -233,7 +226,7 @@ def tidy_stage(save_dir: Path) -> None:
     state = _load_metadata(checkpoint)
     if "last_optimizer_state" in state:  # as fairseq's --no-save-optimizer-state saves
         del state["last_optimizer_state"]
-        _atomic_save(state, checkpoint)
+        torch_save(state, checkpoint)
 
 
 def _write_json(path: Path, data) -> None:

@@ -8,7 +8,8 @@ from fairseq import checkpoint_utils
 from fairseq.trainer import Trainer
 
 import fairseq_recipes  # noqa: F401  (installs the hook)
-from fairseq_recipes.compat.checkpoint_saved import _notifying
+from fairseq_recipes.compat.checkpoint_saved import KEY, _notifying
+from fairseq_recipes.compat.patching import is_wrapped
 
 
 class _Task:
@@ -61,4 +62,4 @@ def test_the_hook_follows_every_save_on_the_saving_rank_only(no_write):
     assert task.calls == [path]
     # a task without the hook: stock behaviour
     assert save(_trainer(SimpleNamespace()), "/tmp/ck/x.pt", {}) is not None
-    assert Trainer.save_checkpoint._fairseq_recipes_patched
+    assert is_wrapped(Trainer.save_checkpoint, KEY)
