@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .cli import command
+from .data.objective_schedule import SCHEDULES
 from .errors import RecipesError
 
 
@@ -102,6 +103,20 @@ SETTINGS = (
     _float("WEIGHT_DECAY", "decoupled weight decay", low=0),
     _float("CLIP_NORM", "gradient clipping, 0 = off", low=0),
     _int("SEED", "data order, noise and initialisation", low=0),
+    Setting(
+        "OBJECTIVE_SCHEDULE",
+        "choice",
+        "recipe 3: how MLM and span denoising share " "updates",
+        choices=SCHEDULES,
+    ),
+    _float(
+        "MLM_SHARE",
+        "recipe 3: fraction of the updates that train MLM only",
+        low=0,
+        high=1,
+    ),
+    _float("MLM_WEIGHT", "recipe 3: weight of the MLM loss", low=0),
+    _float("DENOISING_WEIGHT", "recipe 3: weight of the span-denoising loss", low=0),
     _int("LOG_INTERVAL", "updates between log lines", low=1),
     _int("NUM_WORKERS", "data-loading processes per rank (0: in the trainer)", low=0),
     _int("EMBED_DIM", "model width", low=1),

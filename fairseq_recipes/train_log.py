@@ -4,7 +4,9 @@ Every progress line is a JSON object logged under a tag: ``train_inner`` (the ru
 average over the last ``--log-interval`` updates, keys as logged: ``loss``,
 ``num_updates``, ...), ``train`` (the epoch's average, keys prefixed ``train_``) and one
 per validation subset (``valid_en``: keys prefixed ``valid_en_``). fairseq formats the
-numbers as strings; ``records`` gives them as floats.
+numbers as strings; ``records`` gives them as floats, and leaves out a meter logged as
+``null`` (one with no value in that window: recipe 3's ``mlm_loss`` in a window of
+span-denoising updates only).
 
 The epoch summary is an average over the whole epoch, not a value at its last update:
 a curve of loss against updates takes ``train_inner`` records only.
@@ -37,8 +39,21 @@ def records(text: str, tag: str) -> List[dict]:
             record = json.loads(body)
         except json.JSONDecodeError:  # a line cut by a kill
             continue
-        out.append({k: _number(v) for k, v in record.items()})
+        out.append({k: _number(v) for k, v in record.items() if v is not None})
     return out
+
+
+def last_update(text: str):
+    """The largest update count any record reports (``train_inner``, the epoch summary,
+    a validation), or None when there is none."""
+    found = [
+        int(v)
+        for tag in dict.fromkeys(t for t, _ in _LINE.findall(text))
+        for record in records(text, tag)
+        for k, v in record.items()
+        if k.endswith("num_updates") and isinstance(v, float)
+    ]
+    return max(found, default=None)
 
 
 def per_update(text: str, tag: str = "train_inner") -> Dict[int, dict]:

@@ -98,7 +98,7 @@ def valid_losses(log: str):
 
 def final_updates(log: str) -> int:
     """The largest update count a fairseq JSON log reports."""
-    return max(train_log.per_update(log))
+    return train_log.last_update(log)
 
 
 # what the smoke checkpoints need at decoding time (fairseq-generate / fairseq-validate)

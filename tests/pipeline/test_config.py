@@ -109,6 +109,11 @@ def test_options_become_flags(tmp_path):
         ("[pretrain]\nUPDATES = 0", "pretrain.UPDATES=0: must be >= 1"),
         ("[pretrain.roberta-12e]\nPEAK_LR = -1", "pretrain.roberta-12e.PEAK_LR=-1"),
         ('[pretrain]\nPRECISION = "fp8"', "pretrain.PRECISION=fp8: expected bf16, fp16"),
+        ("[pretrain]\nMLM_SHARE = 2", "pretrain.MLM_SHARE=2: must be >= 0 and < 1"),
+        (
+            '[pretrain]\nOBJECTIVE_SCHEDULE = "x"',
+            "pretrain.OBJECTIVE_SCHEDULE=x: expected",
+        ),
         (
             "[pretrain]\nEMBED_DIM = 65\nHEADS = 4",
             "EMBED_DIM=65: must be a multiple of HEADS",
