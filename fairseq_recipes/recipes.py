@@ -75,6 +75,23 @@ def _seq2seq(name, shape, noise_mode, arch=None, **kw):
     )
 
 
+def _two_stage(name, freeze_encoder_updates, **kw):
+    """Recipe 2: bart_12e12d warm-started from roberta-12e, its encoder frozen for
+    ``freeze_encoder_updates`` (-1: throughout)."""
+    defaults = dict(
+        arch="two_stage_bart_12e12d",
+        updates=paper.TWO_STAGE_UPDATES,
+        init_from="roberta-12e",
+    )
+    return _seq2seq(
+        name,
+        "bart_12e12d",
+        "drop",
+        freeze_encoder_updates=freeze_encoder_updates,
+        **{**defaults, **kw},
+    )
+
+
 def _joint(name):
     """Recipe 3: bart_12e12d with an MLM head, both objectives in one run (recipe3.py)."""
     return _seq2seq(
@@ -112,33 +129,16 @@ STAGES = {
             init_from="bart-12e12d",
             untie_output=True,
         ),
-        # recipe 2: seq2seq warm-started from roberta-12e, encoder frozen
-        _seq2seq(
-            "2stage-bart-12e12d",
-            "bart_12e12d",
-            "drop",
-            arch="two_stage_bart_12e12d",
-            updates=paper.TWO_STAGE_UPDATES,
-            init_from="roberta-12e",
-            freeze_encoder_updates=-1,
-        ),
-        _seq2seq(
+        # recipe 2: seq2seq warm-started from roberta-12e, encoder frozen (or not)
+        _two_stage("2stage-bart-12e12d", freeze_encoder_updates=-1),
+        _two_stage(
             "2stage-bart-12e12d-attn-f",
-            "bart_12e12d",
-            "drop",
-            arch="two_stage_bart_12e12d",
-            updates=paper.TWO_STAGE_UPDATES,
-            init_from="roberta-12e",
             freeze_encoder_updates=-1,
             cross_attention="fusion",
         ),
-        _seq2seq(
+        _two_stage(
             "2stage-bart-12e12d-unfrz",
-            "bart_12e12d",
-            "drop",
-            arch="two_stage_bart_12e12d",
             updates=paper.UNFREEZE_FROZEN_UPDATES + paper.UNFREEZE_UNFROZEN_UPDATES,
-            init_from="roberta-12e",
             freeze_encoder_updates=paper.UNFREEZE_FROZEN_UPDATES,
         ),
         # recipe 3 (the paper's future work, our settings): MLM and span denoising jointly

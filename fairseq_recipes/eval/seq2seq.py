@@ -73,6 +73,21 @@ def freeze_embeddings(args) -> bool:
     return paper.FINETUNE_FREEZE_EMBEDDINGS[args.task] if chosen is None else chosen
 
 
+def optimizer_args() -> list:
+    """The paper's fine-tuning optimizer, for every evaluation (encoder and seq2seq):
+    AdamW (fairseq's adam, decoupled weight decay) and the dropout it trains with."""
+    return [
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        str(paper.FINETUNE_ADAM_BETAS),
+        "--weight-decay",
+        paper.FINETUNE_WEIGHT_DECAY,
+        "--dropout",
+        paper.FINETUNE_DROPOUT,
+    ]
+
+
 def note_early_stop(task: str, s: dict, n_train: int) -> None:
     """Say so when the epochs end training before the learning rate's decay ends (the
     rule of paper.FINETUNE: the decay ends at the max updates)."""
@@ -104,14 +119,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         args.checkpoint,
         "--criterion",
         "cross_entropy",
-        "--optimizer",
-        "adam",
-        "--adam-betas",
-        str(paper.FINETUNE_ADAM_BETAS),
-        "--weight-decay",
-        paper.FINETUNE_WEIGHT_DECAY,
-        "--dropout",
-        paper.FINETUNE_DROPOUT,
+        *optimizer_args(),
         "--lr-scheduler",
         "recipes_exponential_warmup",
         "--lr",

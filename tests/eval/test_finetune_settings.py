@@ -58,6 +58,15 @@ def _train_args(task, *options, n_train=None):
 
 
 @pytest.mark.parametrize("task", list(TRAIN_SIZE))
+def test_every_task_trains_with_the_papers_adamw_and_dropout(task):
+    argv = _train_args(task)
+    assert argv.count("--optimizer") == 1 and _value(argv, "--optimizer") == "adam"
+    assert _value(argv, "--adam-betas") == str(paper.FINETUNE_ADAM_BETAS)
+    assert float(_value(argv, "--weight-decay")) == paper.FINETUNE_WEIGHT_DECAY > 0
+    assert float(_value(argv, "--dropout")) == paper.FINETUNE_DROPOUT
+
+
+@pytest.mark.parametrize("task", list(TRAIN_SIZE))
 def test_the_decay_ends_at_the_max_updates_for_every_task(task, capsys):
     argv = _train_args(task)
     if task in ENCODER_TASKS:
