@@ -44,7 +44,6 @@ from ..errors import RecipesError
 from ..recipes import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMON_SH = ROOT / "train_scripts" / "lib" / "common.sh"
 EVAL_TASKS = ("xnli", "matis", "wikiann", "udpos", "mtop", "xsum")
 #: train-script variables the main job sets itself
 OWNED_ENV = {"DATA", "SAVE_DIR", "INIT", "PYTHON"}

@@ -2,16 +2,8 @@
 # The paper's numbers come from fairseq_recipes/recipes.py (R_* variables), never typed
 # here; every variable below can be overridden from the environment.
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-
 # ---- environment ------------------------------------------------------------------
-# python with fairseq and this package: the project's .venv when there is one
-if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
-# helper calls that need no fairseq registry skip importing torch and fairseq (~4 s each)
-light() { FAIRSEQ_RECIPES_LIGHT=1 "$PYTHON" "$@"; }
-fail() { echo "error: $*" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/preamble.sh" # ROOT, PYTHON, light, fail
 RECIPE_VARS="$(light -m fairseq_recipes.recipes shell "$RECIPE" 2>/dev/null)" || {
   echo "error: cannot load recipe $RECIPE with $PYTHON (environment missing? run tools/bootstrap.sh)" >&2
   exit 2
@@ -21,9 +13,10 @@ eval "$RECIPE_VARS"
 # (fairseq_recipes/script_settings.py: the valid values of each)
 light -m fairseq_recipes.script_settings check || exit 2
 
+SMOKE="${SMOKE:-0}" # 1: same script, tiny width, few updates, on CPU
 # Smoke mode: shrink the width and the update count (keeping the layer counts and the
 # proportions of multi-phase schedules), and run on CPU. Values set in the environment win.
-if [[ "${SMOKE:-0}" == 1 ]]; then
+if [[ "$SMOKE" == 1 ]]; then
   : "${GPUS_PER_NODE:=0}"
   : "${UPDATE_DIVISOR:=$R_SMOKE_UPDATE_DIVISOR}"
   : "${WARMUP:=$R_SMOKE_WARMUP_UPDATES}"
@@ -44,14 +37,13 @@ UPDATE_DIVISOR="${UPDATE_DIVISOR:-1}"
 if (( R_FREEZE_ENCODER_UPDATES > 0 )); then
   : "${FREEZE_ENCODER_UPDATES:=$(( (R_FREEZE_ENCODER_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
 fi
-if [[ "${SMOKE:-0}" == 1 ]]; then
+if [[ "$SMOKE" == 1 ]]; then
   : "${SAVE_INTERVAL:=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))}"
 fi
 
 # ---- data, output, mode -----------------------------------------------------------
 DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
 SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
-SMOKE="${SMOKE:-0}"                             # 1: same script, tiny width, few updates, on CPU
 DRY_RUN="${DRY_RUN:-0}"                         # 1: print the command (launcher included) instead of running it
 
 # ---- recipes: the stage this one starts from --------------------------------------
@@ -85,10 +77,9 @@ DROPOUT="${DROPOUT:-$R_DROPOUT}"                # dropout everywhere (attention:
 SAMPLING_ALPHA="${SAMPLING_ALPHA:-$R_SAMPLING_ALPHA}" # language sampling exponent, p_i ~ (n_i/N)^alpha
 
 # ---- optimisation -----------------------------------------------------------------
-UPDATE_DIVISOR="${UPDATE_DIVISOR}"              # divides every update count (1: the paper's; smoke: 20,000)
-UPDATES="${UPDATES}"                            # optimizer updates of this stage (R_UPDATES / UPDATE_DIVISOR)
+# set above: UPDATE_DIVISOR divides every update count (1: the paper's; smoke: 20,000),
+# UPDATES = R_UPDATES / UPDATE_DIVISOR, WARMUP (linear from 0) scaled the same way
 PEAK_LR="${PEAK_LR:-$R_PEAK_LR}"                # learning rate at the end of warmup
-WARMUP="${WARMUP}"                              # linear warmup from 0, in updates (scaled like UPDATES)
 END_LR="${END_LR:-$R_END_LR}"                   # reached by linear decay at the last update
 ADAM_BETAS="${ADAM_BETAS:-$R_ADAM_BETAS}"       # Adam betas (XLM-R's; the paper says Adam only)
 ADAM_EPS="${ADAM_EPS:-$R_ADAM_EPS}"             # Adam epsilon (XLM-R's)

@@ -6,11 +6,7 @@
 # SEQ2SEQ_FINETUNE_*); they are not typed here. Every variable can be set from the
 # environment.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
-fail() { echo "error: $*" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/preamble.sh" # ROOT, PYTHON, light, fail
 
 # checkpoint to fine-tune: any project checkpoint's encoder (xnli, matis, wikiann, udpos) or a
 # seq2seq checkpoint (mtop, xsum); ENCODER is its older name
