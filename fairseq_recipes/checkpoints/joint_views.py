@@ -25,7 +25,6 @@ from argparse import Namespace
 from pathlib import Path
 from typing import List
 
-
 from ..atomic_files import torch_save
 from . import encoder_state
 from .extract_encoder import _cfg as mlm_cfg

@@ -30,10 +30,10 @@ def test_each_patch_wraps_once_and_stacked_patches_keep_their_marks():
 
 
 def test_the_installed_compat_patches_are_each_installed_once():
-    import fairseq_recipes  # noqa: F401  (installs every compat patch)
     from fairseq import checkpoint_utils
     from fairseq.trainer import Trainer
 
+    import fairseq_recipes  # noqa: F401  (installs every compat patch)
     from fairseq_recipes.compat import (
         resume_fallback,
         safe_checkpoints,
