@@ -50,8 +50,6 @@ setup(
             "recipes-finetune = fairseq_recipes.eval.finetune:cli_main",
             "recipes-report = fairseq_recipes.eval.report:cli_main",
             "recipes-export-hf = fairseq_recipes.export.hf_export:cli_main",
-            # the former name of recipes-report, kept as an alias
-            "recipes-encoder-report = fairseq_recipes.eval.report:cli_main",
         ],
     },
 )

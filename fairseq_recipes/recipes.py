@@ -204,7 +204,9 @@ SMOKE = dict(
 
 
 def shell_assignments(name: str) -> str:
-    """``R_*`` shell variables for one stage (upper-cased field names)."""
+    """``R_*`` shell variables for one stage (upper-cased field names), then
+    ``script_defaults``, the function that gives the train scripts' settings their
+    defaults (``script_settings.shell_defaults``)."""
     if name not in STAGES:
         raise KeyError(f"unknown recipe {name!r}; known: {', '.join(STAGES)}")
     values = {**asdict(STAGES[name]), **COMMON}
@@ -216,7 +218,10 @@ def shell_assignments(name: str) -> str:
         elif isinstance(value, bool):
             value = int(value)  # 1 / 0 for shell tests
         lines.append(f"R_{key.upper()}={shlex.quote(str(value))}")
-    return "\n".join(lines)
+    from .script_settings import shell_defaults
+
+    # the scripts' settings (script_settings.py), their defaults read from the above
+    return "\n".join(lines + [shell_defaults()])
 
 
 def cli_main(argv=None):
@@ -226,7 +231,10 @@ def cli_main(argv=None):
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print the stage names")
-    shell = sub.add_parser("shell", help="print a stage's settings as R_* variables")
+    shell = sub.add_parser(
+        "shell",
+        help="print a stage's settings as R_* variables and script_defaults",
+    )
     shell.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "list":

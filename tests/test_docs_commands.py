@@ -499,14 +499,13 @@ def test_the_pages_show_commands():
 
 
 def test_where_things_are_covers_every_row_and_evaluation():
-    from fairseq_recipes.eval.finetune import TASKS
-    from fairseq_recipes.eval.seq2seq import SEQ2SEQ_TASKS
+    from fairseq_recipes.evaluations import EVALUATIONS
     from fairseq_recipes.recipes import STAGES
 
     text = (ROOT / "docs" / "where-things-are.md").read_text()
     for name in STAGES:
         assert f"`{name}`" in text and f"train_scripts/{name}.sh" in text, name
-    for task in [*TASKS, *SEQ2SEQ_TASKS]:
+    for task in EVALUATIONS:
         assert f"(`{task}`)" in text and f"train_scripts/finetune-{task}.sh" in text, task
 
 
@@ -517,7 +516,7 @@ to [a heading](#no-such-heading) of this page.
 ```bash
 DATA=data-bin train_scripts/no-such-model.sh        # a script that does not exist
 NO_SUCH_SETTING=1 DATA=data-bin train_scripts/roberta-12e.sh
-recipes-finetune --checkpoint x.pt --task wikiann \\
+recipes-finetune --checkpoint x.pt --evaluation wikiann \\
     --bogus-option 3 --output out   # an option on a continuation line
 recipes-nonexistent --help
 python -m fairseq_recipes.no_such_module

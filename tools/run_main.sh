@@ -4,7 +4,7 @@
 # recipes-main (fairseq_recipes/pipeline/main.py): data, the ten models of Table 1, their
 # fine-tuning evaluations, and WORK/results/report.md; its output is also appended to
 # WORK/main.log. A second run reuses what is finished; a killed run resumes. Extra
-# arguments go to recipes-main (--stage, --model, --task, --seeds, --jobs, --dry-run).
+# arguments go to recipes-main (--step, --model, --evaluation, --seeds, --jobs, --dry-run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -4,5 +4,5 @@
 #   CHECKPOINT=checkpoints/roberta-12e/checkpoint_last.pt EVAL_DATA=multiatis train_scripts/finetune-matis.sh
 #
 # EVAL_DATA holds {train,dev,test}_{LANG}.tsv as released. Settings: train_scripts/lib/finetune.sh.
-TASK=matis
+EVALUATION=matis
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

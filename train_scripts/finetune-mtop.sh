@@ -7,7 +7,7 @@
 # EVAL_DATA holds mTOP as released: {lang}/{train,eval,test}.txt (eight tab-separated columns).
 # TARGET_FORMAT=sentinels (default: the target points at input words through word sentinels)
 # or words (the target spells them). Settings: train_scripts/lib/finetune.sh.
-TASK=mtop
+EVALUATION=mtop
 TARGET_FORMAT="${TARGET_FORMAT:-sentinels}"
-TASK_ARGS=(--target-format "$TARGET_FORMAT")
+EVALUATION_ARGS=(--target-format "$TARGET_FORMAT")
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

@@ -7,5 +7,5 @@
 # UDPOS: every treebank of a language, */{lang}_*-ud-{split}*.conllu, merged per split in
 # file-name order (a treebank without word forms is skipped with a notice); or a directory
 # of XTREME's processed {train,dev,test}-{lang}.tsv files. Settings: train_scripts/lib/finetune.sh.
-TASK=udpos
+EVALUATION=udpos
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

@@ -5,5 +5,5 @@
 #
 # EVAL_DATA holds PAN-X as released per language: {lang}/train, {lang}/dev, {lang}/test
 # (lines "lang:token<TAB>TAG"). Settings: train_scripts/lib/finetune.sh.
-TASK=wikiann
+EVALUATION=wikiann
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

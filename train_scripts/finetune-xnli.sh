@@ -5,5 +5,5 @@
 #
 # EVAL_DATA holds XNLI-1.0/xnli.{dev,test}.tsv and XNLI-MT-1.0/multinli/multinli.train.en.tsv as
 # released. Settings: train_scripts/lib/finetune.sh.
-TASK=xnli
+EVALUATION=xnli
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

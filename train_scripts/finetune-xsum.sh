@@ -8,5 +8,5 @@
 # - {train,val,test}.source / .target, one document / summary per line;
 # - a directory of extracted {id}.data files (every file serves every split: a smoke check).
 # Settings: train_scripts/lib/finetune.sh.
-TASK=xsum
+EVALUATION=xsum
 source "$(dirname "${BASH_SOURCE[0]}")/lib/finetune.sh"

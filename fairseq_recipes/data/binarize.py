@@ -44,8 +44,8 @@ from .manifest import MANIFEST_NAME, LanguageStats, format_summary, write_manife
 from .sampling import sampling_probabilities
 from .vocab import (
     UNUSED_SYMBOL_RE,
-    ParallelEncoder,
-    SpmEncoder,
+    ParallelTokenizer,
+    SpmTokenizer,
     iter_spm_sample,
     load_dictionary,
     load_spm,
@@ -222,12 +222,12 @@ def build(args, inputs: Dict[str, Path], work: Path) -> dict:
     plan_splits(stats, args.valid_docs, args.num_shards)
     model = prepare_vocab(args, inputs, stats, sentences, work)
     dictionary = load_dictionary(work / "dict.txt")
-    encoder = SpmEncoder(model, dictionary)
+    tokenizer = SpmTokenizer(model, dictionary)
     for s in stats.values():
         s.shard_documents = [0] * args.num_shards
         s.shard_tokens = [0] * args.num_shards
     total_docs = sum(s.documents for s in stats.values())
-    with ParallelEncoder(encoder, args.workers) as encode, tqdm(
+    with ParallelTokenizer(tokenizer, args.workers) as encode, tqdm(
         total=total_docs, desc="encoding", unit="doc"
     ) as bar:
         for lang, path in inputs.items():
@@ -256,7 +256,7 @@ def build(args, inputs: Dict[str, Path], work: Path) -> dict:
         "spm_model": "spm.model",
         "spm": {
             "source": str(Path(args.spm_model).resolve()) if args.spm_model else None,
-            "pieces": encoder.processor.get_piece_size(),
+            "pieces": tokenizer.processor.get_piece_size(),
             "vocab_size_requested": None if args.spm_model else args.vocab_size,
             "model_type": None if args.spm_model else args.spm_model_type,
             "character_coverage": None if args.spm_model else args.character_coverage,

@@ -47,13 +47,12 @@ from pathlib import Path
 
 from ..atomic_files import atomic_directory
 from ..cli import command
+from ..evaluations import EVALUATIONS, NAMES
 from . import toy_eval_formats as fmt
 from .corpus import PipelineError, parse_langs
 from .toy_corpus import Clause, ToyWorld
 from .toy_lexicon import LANGS, render
 
-TASKS = ("xnli", "matis", "wikiann", "udpos", "mtop", "xsum")
-DIRS = dict(zip(TASKS, ("xnli", "matis", "panx", "ud", "mtop", "xsum")))
 KINDS = ("lives", "works", "age", "act", "desc", "org_in")
 FACTS = KINDS[:3]  # a person's facts, the ones XNLI and XSum state
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -289,10 +288,10 @@ def _checked(langs, tasks, sizes):
         )
     if "en" not in langs:
         raise PipelineError("--langs must include en (the training language)")
-    unknown = [task for task in tasks if task not in TASKS]
+    unknown = [task for task in tasks if task not in NAMES]
     if unknown or not tasks:
         raise PipelineError(
-            f"--tasks: no task {','.join(unknown) or '(empty)'} (have: {','.join(TASKS)})"
+            f"--tasks: no task {','.join(unknown) or '(empty)'} (have: {','.join(NAMES)})"
         )
     for name, n in sizes.items():
         if not isinstance(n, int) or n < 1:
@@ -308,7 +307,7 @@ def write_eval_data(
     test: int = 64,
     seed: int = 1,
     world_seed: int = 0,
-    tasks=TASKS,
+    tasks=NAMES,
     overwrite: bool = False,
 ) -> dict:
     """Write the tasks' sets under ``output`` (see the module docstring) and return
@@ -326,10 +325,10 @@ def write_eval_data(
     with atomic_directory(output, may_replace=lambda _: None) as partial:
         for task in tasks:
             for name, text in BUILDERS[task](world, langs, sizes, seed).items():
-                path = partial / DIRS[task] / name
+                path = partial / EVALUATIONS[task].dataset_dir / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8", newline="\n")
-    return {task: output / DIRS[task] for task in tasks}
+    return {task: output / EVALUATIONS[task].dataset_dir for task in tasks}
 
 
 @command
@@ -341,7 +340,7 @@ def cli_main(argv=None) -> None:
     )
     parser.add_argument("--output", required=True, help="directory to create")
     parser.add_argument("--langs", default=",".join(LANGS), help="default: %(default)s")
-    parser.add_argument("--tasks", default=",".join(TASKS), help="default: %(default)s")
+    parser.add_argument("--tasks", default=",".join(NAMES), help="default: %(default)s")
     parser.add_argument("--train", type=int, default=512, help="examples per language")
     parser.add_argument("--dev", type=int, default=64, help="examples per language")
     parser.add_argument("--test", type=int, default=64, help="examples per language")

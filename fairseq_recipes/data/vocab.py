@@ -5,7 +5,7 @@ user-defined symbols ``[DOC]`` and ``<mask>``: fairseq's ``Dictionary`` puts
 ``<s>, <pad>, </s>, <unk>`` at 0..3, so spm ids and fairseq ids are equal. An existing
 model (e.g. XLM-R's: ``unk=0, bos=1, eos=2``, no pad) gets its dict.txt written the
 XLM-R way: its pieces in spm id order without its control and unknown pieces, so that
-fairseq id = spm id + a constant offset. Either way ``SpmEncoder`` maps spm ids to
+fairseq id = spm id + a constant offset. Either way ``SpmTokenizer`` maps spm ids to
 fairseq ids through one lookup array.
 """
 
@@ -207,7 +207,7 @@ def fairseq_id_map(processor: spm.SentencePieceProcessor, dictionary) -> np.ndar
     return mapping
 
 
-class SpmEncoder:
+class SpmTokenizer:
     """Text -> fairseq ids through spm and one vectorized lookup; picklable for workers."""
 
     def __init__(self, spm_path, dictionary):
@@ -248,19 +248,19 @@ class SpmEncoder:
 
 # documents per worker task: large enough to amortize pickling, small enough to stream
 CHUNK_DOCS = 256
-_worker_encoder = None  # set in each worker process
+_worker_tokenizer = None  # set in each worker process
 
 
-def _init_worker(encoder: SpmEncoder) -> None:
-    global _worker_encoder
-    _worker_encoder = encoder
+def _init_worker(tokenizer: SpmTokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
     # the parent handles Ctrl-C and SIGTERM (it cleans up and stops the pool)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _encode_chunk(texts):
-    return _worker_encoder.encode_batch(texts)
+    return _worker_tokenizer.encode_batch(texts)
 
 
 def _chunks(docs: Iterator[str]) -> Iterator[List[str]]:
@@ -268,24 +268,24 @@ def _chunks(docs: Iterator[str]) -> Iterator[List[str]]:
         yield chunk
 
 
-class ParallelEncoder:
-    """``SpmEncoder`` in worker processes: chunks of documents, in order.
+class ParallelTokenizer:
+    """``SpmTokenizer`` in worker processes: chunks of documents, in order.
 
     A bounded look-ahead of a few chunks per worker (``Pool.imap`` would read the whole
     input into its queue); with one worker, everything runs in this process.
     """
 
-    def __init__(self, encoder: SpmEncoder, workers: int):
-        self.encoder = encoder
+    def __init__(self, tokenizer: SpmTokenizer, workers: int):
+        self.tokenizer = tokenizer
         self.window = 4 * workers
         self.pool = None
         if workers > 1:
-            self.pool = multiprocessing.Pool(workers, _init_worker, (encoder,))
+            self.pool = multiprocessing.Pool(workers, _init_worker, (tokenizer,))
 
     def __call__(self, docs: Iterator[str]):
         """(flat ids, lengths) per chunk of ``docs``."""
         if self.pool is None:
-            yield from map(self.encoder.encode_batch, _chunks(docs))
+            yield from map(self.tokenizer.encode_batch, _chunks(docs))
             return
         pending = deque()
         for chunk in _chunks(docs):

@@ -1,9 +1,9 @@
 """``recipes-finetune``: fine-tune a model on one task and test it on every language.
 
     recipes-finetune --checkpoint checkpoints/roberta-12e/checkpoint_last.pt \\
-        --task wikiann --data data-bin --train panx/en/train --valid panx/en/dev \\
+        --evaluation wikiann --data data-bin --train panx/en/train --valid panx/en/dev \\
         --test en=panx/en/test de=panx/de/test ... --output results/roberta-12e/wikiann
-    recipes-finetune --checkpoint checkpoints/bart-12e12d/checkpoint_last.pt --task mtop \\
+    recipes-finetune --checkpoint checkpoints/bart-12e12d/checkpoint_last.pt --evaluation mtop \\
         --data data-bin --train mtop/en/train.txt --valid mtop/en/eval.txt \\
         --test en=mtop/en/test.txt de=mtop/de/test.txt ... --output results/bart-12e12d/mtop
 
@@ -24,47 +24,20 @@ import argparse
 import json
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .. import paper
 from ..atomic_files import atomic_write, write_text
 from ..cli import command
 from ..errors import RecipesError
+from ..evaluations import ENCODER, NAMES, SEQ2SEQ, evaluation, optimizer_args
 from . import in_process, intervals, seq2seq
 from .layouts import file_exists, task_files
 from .predict import predict, score, score_parts
 
 PLUGIN = Path(__file__).resolve().parents[1]
-
-#: evaluation task -> fairseq task, criterion, validation metric, file format
-TASKS = {
-    "xnli": dict(
-        task="recipes_sentence_pair",
-        criterion="recipes_sentence_classification",
-        metric="accuracy",
-        format=None,
-    ),
-    "matis": dict(
-        task="recipes_intent_slots",
-        criterion="recipes_intent_slots",
-        metric="slot_f1",
-        format=None,
-    ),
-    "wikiann": dict(
-        task="recipes_word_tagging",
-        criterion="recipes_word_tagging",
-        metric="f1",
-        format="panx",
-    ),
-    "udpos": dict(
-        task="recipes_word_tagging",
-        criterion="recipes_word_tagging",
-        metric="f1",
-        format="conllu",
-    ),
-}
-#: the metric of each task that avg-0s and the report use
-MAIN_METRIC = {"xnli": "accuracy", "matis": "slot_f1", "wikiann": "f1", "udpos": "f1"}
 
 
 def _tests(items):
@@ -80,20 +53,20 @@ def _tests(items):
 
 
 def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
-    spec, settings = TASKS[args.task], dict(paper.FINETUNE[args.task])
+    row, settings = evaluation(args.evaluation), evaluation(args.evaluation).settings()
     for key in ("peak_lr", "warmup_updates", "batch_size", "epochs", "max_updates"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     total = settings["max_updates"]  # the decay's end; --max-epoch may stop it first
-    seq2seq.note_early_stop(args.task, settings, n_train)
+    seq2seq.note_early_stop(args.evaluation, settings, n_train)
     out = [
         args.data,
         "--user-dir",
         PLUGIN,
         "--task",
-        spec["task"],
+        row.fairseq_task,
         "--criterion",
-        spec["criterion"],
+        row.criterion,
         "--arch",
         "recipes_encoder_heads",
         "--encoder-from",
@@ -102,7 +75,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         args.train,
         "--valid-file",
         args.valid,
-        *seq2seq.optimizer_args(),
+        *optimizer_args(),
         "--lr-scheduler",
         "polynomial_decay",
         "--lr",
@@ -127,7 +100,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         run_dir / "checkpoints",
         "--no-epoch-checkpoints",
         "--best-checkpoint-metric",
-        spec["metric"],
+        row.valid_metric,
         "--maximize-best-checkpoint-metric",
         "--seed",
         seed,
@@ -140,8 +113,8 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
     ]
     if seq2seq.freeze_embeddings(args):
         out += ["--freeze-embeddings"]
-    if spec["format"]:
-        out += ["--data-format", args.format or spec["format"]]
+    if row.data_format:
+        out += ["--data-format", args.format or row.data_format]
     if args.map_unknown_labels_to:
         out += ["--map-unknown-labels-to", args.map_unknown_labels_to]
     if args.cpu:
@@ -164,16 +137,7 @@ def _write_rows(path: Path, rows) -> None:
 def _write_predictions(path: Path, examples, predictions) -> None:
     with atomic_write(path) as f:
         for example, predicted in zip(examples, predictions):
-            if hasattr(example, "label"):  # XNLI: gold, predicted
-                f.write(f"{example.label}\t{predicted}\n")
-                continue
-            if hasattr(example, "intent"):
-                f.write(f"# intent\t{example.intent}\t{predicted[0]}\n")
-                predicted = predicted[1]
-            gold = example.tags if hasattr(example, "tags") else example.slots
-            for word, g, p in zip(example.words, gold, predicted):
-                f.write(f"{word}\t{g}\t{p}\n")
-            f.write("\n")
+            f.write(example.prediction_lines(predicted))
 
 
 def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> dict:
@@ -189,24 +153,25 @@ def evaluate(checkpoint: Path, tests: dict, run_dir: Path, task_name: str) -> di
         _write_predictions(run_dir / "predictions" / f"{lang}.tsv", examples, predictions)
         metrics[lang] = score(examples, predictions)
         parts[lang] = score_parts(examples, predictions)
-    return intervals.metrics_record(task_name, MAIN_METRIC[task_name], metrics, parts)
+    return intervals.metrics_record(
+        task_name, evaluation(task_name).main_metric, metrics, parts
+    )
 
 
 def _task_class(args):
     from fairseq.tasks import TASK_REGISTRY
 
-    spec = TASKS.get(args.task) or seq2seq.SEQ2SEQ_TASKS[args.task]
-    return TASK_REGISTRY[spec["task"]]
+    return TASK_REGISTRY[evaluation(args.evaluation).fairseq_task]
 
 
 def _read(args, path, lang, split):
     """The examples of a file, read as the task reads them."""
     cfg = argparse.Namespace(
         lang=lang,
-        data_format=args.format or TASKS.get(args.task, {}).get("format"),
+        data_format=args.format or evaluation(args.evaluation).data_format,
         xsum_split_file=args.xsum_split_file,
     )
-    if args.task in seq2seq.SEQ2SEQ_TASKS:
+    if evaluation(args.evaluation).seq2seq:
         return _task_class(args).read(cfg, path, lang, split=split)
     return _task_class(args).read(cfg, path)
 
@@ -220,16 +185,44 @@ def check_files(args, tests: dict) -> int:
     train = _read(args, args.train, "en", "train")
     if not train:
         raise RecipesError(f"--train {args.train}: no examples")
-    is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
+    checks_labels = WAYS[evaluation(args.evaluation).kind].checks_labels
     files = [("--valid", "en", args.valid, "valid")]
     files += [("--test", lang, path, "test") for lang, path in tests.items()]
     for option, lang, path, split in files:
         examples = _read(args, path, lang, split)
         if not examples:
             raise RecipesError(f"{option} {path}: no examples (language {lang})")
-        if not is_seq2seq:
+        if checks_labels:
             check_labels(labels_of(train), examples, args.map_unknown_labels_to)
     return len(train)
+
+
+def _evaluate_encoder(args, best: Path, tests: dict, run_dir: Path) -> dict:
+    return evaluate(best, tests, run_dir, args.evaluation)
+
+
+def _evaluate_seq2seq(args, best: Path, tests: dict, run_dir: Path) -> dict:
+    read = lambda path, lang: _read(args, path, lang, "test")  # noqa: E731
+    return seq2seq.evaluate(args, best, tests, run_dir, read, _write_rows)
+
+
+@dataclass(frozen=True)
+class Way:
+    """How one kind of evaluation (``evaluations.ENCODER``, ``SEQ2SEQ``) trains and
+    scores."""
+
+    #: (args, seed, run_dir, n_train) -> fairseq-train's arguments
+    train_args: Callable[..., list]
+    #: (args, best checkpoint, tests, run_dir) -> the metrics record
+    evaluate: Callable[..., dict]
+    #: whether every test label must be one training has (classes, tags; not text)
+    checks_labels: bool
+
+
+WAYS = {
+    ENCODER: Way(train_args, _evaluate_encoder, checks_labels=True),
+    SEQ2SEQ: Way(seq2seq.train_args, _evaluate_seq2seq, checks_labels=False),
+}
 
 
 def run_seed(args, seed: int, tests: dict, n_train: int) -> dict:
@@ -239,25 +232,17 @@ def run_seed(args, seed: int, tests: dict, n_train: int) -> dict:
         print(f"seed {seed}: {done} exists, reused", flush=True)
         return json.loads(done.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    is_seq2seq = args.task in seq2seq.SEQ2SEQ_TASKS
-    make_args = seq2seq.train_args if is_seq2seq else train_args
+    way = WAYS[evaluation(args.evaluation).kind]
     print(f"seed {seed}: fine-tuning, log in {run_dir / 'train.log'}", flush=True)
     try:
-        in_process.train(make_args(args, seed, run_dir, n_train), run_dir / "train.log")
+        in_process.train(
+            way.train_args(args, seed, run_dir, n_train), run_dir / "train.log"
+        )
     except RecipesError as err:
         raise RecipesError(f"seed {seed}: {err}") from None
-    best = run_dir / "checkpoints" / "checkpoint_best.pt"
-    if is_seq2seq:
-        result = seq2seq.evaluate(
-            args,
-            best,
-            tests,
-            run_dir,
-            lambda path, lang: _read(args, path, lang, "test"),
-            _write_rows,
-        )
-    else:
-        result = evaluate(best, tests, run_dir, args.task)
+    result = way.evaluate(
+        args, run_dir / "checkpoints" / "checkpoint_best.pt", tests, run_dir
+    )
     result.update(seed=seed, model=str(args.checkpoint))
     _write_json(done, result)
     if args.discard_checkpoints:  # nothing reads them once the metrics are written
@@ -307,7 +292,7 @@ def run(args) -> list:
     """Every seed's results; a :class:`RecipesError` for bad arguments or a failed run."""
     check_values(args)
     if args.eval_data:
-        files = task_files(args.task, args.eval_data, args.langs)
+        files = task_files(args.evaluation, args.eval_data, args.langs)
         args.train = args.train or files.train
         args.valid = args.valid or files.valid
         args.test = args.test or [f"{lang}={path}" for lang, path in files.tests.items()]
@@ -332,14 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--checkpoint",
-        "--encoder",
-        dest="checkpoint",
         required=True,
         help="checkpoint to fine-tune: its encoder (xnli, matis, wikiann, udpos) or the "
         "seq2seq model (mtop, xsum)",
     )
     parser.add_argument(
-        "--task", required=True, choices=list(TASKS) + list(seq2seq.SEQ2SEQ_TASKS)
+        "--evaluation",
+        required=True,
+        choices=NAMES,
+        help="which of the paper's evaluations (evaluations.py)",
     )
     parser.add_argument(
         "--data", required=True, help="pre-training data directory (dict.txt, spm.model)"

@@ -24,18 +24,10 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from .. import paper
-from ..data.finetune.udpos import XTREME_LANGUAGES, treebank_pattern
+from ..data.finetune.udpos import treebank_pattern
 from ..errors import RecipesError
+from ..evaluations import evaluation
 
-#: languages each released dataset covers (None: any language it has files for)
-DATASET_LANGS = {
-    "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh".split(),
-    "matis": "de en es fr hi ja pt tr zh".split(),
-    "wikiann": None,
-    "udpos": list(XTREME_LANGUAGES),
-    "mtop": "de en es fr hi th".split(),
-    "xsum": ["en"],
-}
 XSUM_SPLIT_FILE = "XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json"
 
 
@@ -114,7 +106,7 @@ def _paths(task: str, root: str):
         if os.path.isfile(f"{root}/train.source"):
             return f"{root}/train", f"{root}/val", lambda lang: f"{root}/test", []
         return root, root, lambda lang: root, []
-    raise RecipesError(f"--task {task}: no known layout")
+    raise RecipesError(f"--evaluation {task}: no known layout")
 
 
 def file_exists(path) -> bool:
@@ -129,7 +121,7 @@ def file_exists(path) -> bool:
 
 def default_langs(task: str) -> List[str]:
     """The paper's languages that the released dataset covers."""
-    covered = DATASET_LANGS[task]
+    covered = evaluation(task).languages
     return [lang for lang in paper.LANGUAGES if covered is None or lang in covered]
 
 

@@ -23,8 +23,7 @@ pre-training seeds under ``RESULTS/pretrain-seed<k>/``) and writes to ``--output
 The report is rebuilt from whatever runs exist; missing ones are left blank, and a table
 without any of its tasks' results (Table 2 or Table 3) is not written. A model that is not
 in the paper (recipe 3's ``bart-12e12d-joint``) is marked ``†`` in the Markdown tables and
-charts, with a note under each table (the CSV files keep the plain names). (The command is
-also installed as ``recipes-encoder-report``, its former name.)
+charts, with a note under each table (the CSV files keep the plain names).
 """
 
 import argparse
@@ -40,33 +39,38 @@ from typing import List, Optional, Tuple
 from ..atomic_files import atomic_write, write_text
 from ..cli import command
 from ..errors import RecipesError
+from ..evaluations import ENCODER_NAMES, EVALUATIONS, NAMES, SEQ2SEQ_NAMES
 from ..recipes import STAGES
 from . import PRETRAIN_SEED_DIR
-from .finetune import MAIN_METRIC
 from .intervals import seed_interval
 
 #: (task, metric) of the per-language tables, in the paper's order
 LANGUAGE_TABLES = [
-    ("xnli", "accuracy"),
-    ("matis", "intent_accuracy"),
-    ("matis", "slot_f1"),
-    ("wikiann", "f1"),
-    ("udpos", "f1"),
-    ("mtop", "sciem"),
+    (e.name, metric)
+    for e in EVALUATIONS.values()
+    if e.multilingual
+    for metric in e.reported_metrics
 ]
-TASK_ORDER = ["xnli", "matis", "wikiann", "udpos"]
-#: (task, metric, split) of Table 3: split is a key of metrics.json ("en", "avg_0s"),
-#: or None for ``languages.en[metric]`` (XSUM is English-only)
-SEQ2SEQ_COLUMNS = [
-    ("mtop", "sciem", "en"),
-    ("mtop", "sciem", "avg_0s"),
-    ("xsum", "rouge1", None),
-    ("xsum", "rouge2", None),
-    ("xsum", "rougeL", None),
-]
-#: per-language charts: (task, metric)
-CHARTS = [(task, MAIN_METRIC[task]) for task in TASK_ORDER] + [("mtop", "sciem")]
-ROUGE_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
+
+
+def table_columns(names) -> list:
+    """(task, metric, split) of Table 2 or 3: split is a key of metrics.json ("en",
+    "avg_0s") for a multilingual evaluation's main metric, None for an English-only
+    one's metrics (``languages.en[metric]``: XSUM)."""
+    out = []
+    for e in (EVALUATIONS[name] for name in names):
+        if e.multilingual:
+            out += [(e.name, e.main_metric, split) for split in ("en", "avg_0s")]
+        else:
+            out += [(e.name, metric, None) for metric in e.reported_metrics]
+    return out
+
+
+#: per-language charts: (task, main metric) of every multilingual evaluation
+CHARTS = [(e.name, e.main_metric) for e in EVALUATIONS.values() if e.multilingual]
+#: English-only evaluations: a chart of their metrics per model
+ENGLISH_ONLY = [e for e in EVALUATIONS.values() if not e.multilingual]
+METRIC_LABELS = {"rouge1": "R-1", "rouge2": "R-2", "rougeL": "R-L"}
 
 
 def collect(results: Path, order=None) -> dict:
@@ -318,13 +322,12 @@ def _score_table(found: dict, columns):
 
 def table2(found: dict):
     """(Markdown, CSV rows) of Table 2 (encoder tasks), None without their results."""
-    columns = [(t, MAIN_METRIC[t], s) for t in TASK_ORDER for s in ("en", "avg_0s")]
-    return _score_table(found, columns)
+    return _score_table(found, table_columns(ENCODER_NAMES))
 
 
 def table3(found: dict):
     """(Markdown, CSV rows) of Table 3 (seq2seq tasks), None without their results."""
-    return _score_table(found, SEQ2SEQ_COLUMNS)
+    return _score_table(found, table_columns(SEQ2SEQ_NAMES))
 
 
 def language_tables(found: dict):
@@ -390,7 +393,11 @@ def seeds_figure(found: dict, output: Path) -> Optional[Path]:
     (a point per seed: its mean over fine-tuning seeds, its bar their standard
     deviation) beside the mean; written when some model has two or more runs."""
     panels = [(t, m) for t, m in CHARTS if any(t in found[x] for x in found)]
-    panels += [("xsum", "rougeL")] if any("xsum" in found[x] for x in found) else []
+    panels += [
+        (e.name, e.main_metric)
+        for e in ENGLISH_ONLY
+        if any(e.name in found[x] for x in found)
+    ]
     summaries = {
         (t, m): [(x, _lang_summary(found[x].get(t, []), "en", m)) for x in found]
         for t, m in panels
@@ -475,20 +482,23 @@ def charts(found: dict, output: Path) -> list:
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {metric} per language (zero-shot from English)")
         figures.append((task, fig))
-    models = [m for m in found if "xsum" in found[m]]
-    if models:
+    for e in ENGLISH_ONLY:  # one chart of its metrics per model (XSUM: R-1/2/L)
+        models = [m for m in found if e.name in found[m]]
+        if not models:
+            continue
+        names = [METRIC_LABELS.get(metric, metric) for metric in e.reported_metrics]
         fig, ax = plt.subplots(figsize=(max(6, len(models) * 1.5), 4))
         _bars(
             ax,
             [label(m) for m in models],
             [
-                (name, [_lang_summary(found[m]["xsum"], "en", metric) for m in models])
-                for metric, name in ROUGE_LABELS.items()
+                (name, [_lang_summary(found[m][e.name], "en", metric) for m in models])
+                for metric, name in zip(e.reported_metrics, names)
             ],
         )
-        ax.set_ylabel("ROUGE F1")
-        ax.set_title("xsum: ROUGE-1/2/L F1")
-        figures.append(("xsum", fig))
+        ax.set_ylabel("ROUGE F1" if e.scorer == "recipes_rouge" else "score")
+        ax.set_title(f"{e.name}: {' / '.join(names)}")
+        figures.append((e.name, fig))
     return [save_figure(fig, output / f"{name}.png") for name, fig in figures]
 
 
@@ -508,7 +518,7 @@ def build_report(results: Path, output: Path, order=None) -> list:
     md, rows = language_tables(found)
     tables["languages"] = (md, rows) if md else None
     if not any(tables.values()):
-        known = ", ".join(TASK_ORDER + ["mtop", "xsum"])
+        known = ", ".join(NAMES)
         raise RecipesError(f"{results}: no results of a known task ({known})")
     output.mkdir(parents=True, exist_ok=True)
     written = []

@@ -21,29 +21,16 @@ from pathlib import Path
 
 from .. import paper
 from ..errors import RecipesError
+from ..evaluations import evaluation, optimizer_args
 from ..scoring.rouge import rouge, rouge_per_pair
 from ..scoring.sciem import exact_match, sciem
 from . import in_process, intervals
 
 PLUGIN = Path(__file__).resolve().parents[1]
 
-#: evaluation task -> fairseq task, validation metric (and whether higher is better)
-SEQ2SEQ_TASKS = {
-    "mtop": dict(task="recipes_semantic_parsing", metric="sciem", maximize=True),
-    "xsum": dict(task="recipes_summarization", metric="loss", maximize=False),
-}
-#: the metric avg-0s and the report's first column use
-SEQ2SEQ_MAIN_METRIC = {"mtop": "sciem", "xsum": "rougeL"}
-
 
 def settings(args) -> dict:
-    out = dict(
-        peak_lr=paper.SEQ2SEQ_FINETUNE_PEAK_LR,
-        warmup_updates=paper.SEQ2SEQ_FINETUNE_WARMUP_UPDATES,
-        batch_size=paper.SEQ2SEQ_FINETUNE_BATCH_SIZE,
-        epochs=paper.SEQ2SEQ_FINETUNE_MAX_EPOCHS,
-        max_updates=paper.SEQ2SEQ_FINETUNE_MAX_UPDATES,
-    )
+    out = evaluation(args.evaluation).settings()
     out.update({k: getattr(args, k) for k in out if getattr(args, k) is not None})
     return out
 
@@ -52,7 +39,7 @@ def task_args(args) -> list:
     """What both fairseq-train and fairseq-generate need to build the task."""
     out = [
         "--task",
-        SEQ2SEQ_TASKS[args.task]["task"],
+        evaluation(args.evaluation).fairseq_task,
         "--train-file",
         args.train,
         "--max-source-tokens",
@@ -60,9 +47,9 @@ def task_args(args) -> list:
         "--max-target-tokens",
         args.max_target_tokens,
     ]
-    if args.task == "mtop":
+    if args.evaluation == "mtop":
         out += ["--target-format", args.target_format]
-    if args.task == "xsum" and args.xsum_split_file:
+    if args.evaluation == "xsum" and args.xsum_split_file:
         out += ["--xsum-split-file", args.xsum_split_file]
     return out
 
@@ -70,22 +57,7 @@ def task_args(args) -> list:
 def freeze_embeddings(args) -> bool:
     """--[no-]freeze-embeddings, else the paper's reading for the task."""
     chosen = getattr(args, "freeze_embeddings", None)
-    return paper.FINETUNE_FREEZE_EMBEDDINGS[args.task] if chosen is None else chosen
-
-
-def optimizer_args() -> list:
-    """The paper's fine-tuning optimizer, for every evaluation (encoder and seq2seq):
-    AdamW (fairseq's adam, decoupled weight decay) and the dropout it trains with."""
-    return [
-        "--optimizer",
-        "adam",
-        "--adam-betas",
-        str(paper.FINETUNE_ADAM_BETAS),
-        "--weight-decay",
-        paper.FINETUNE_WEIGHT_DECAY,
-        "--dropout",
-        paper.FINETUNE_DROPOUT,
-    ]
+    return evaluation(args.evaluation).freeze_embeddings if chosen is None else chosen
 
 
 def note_early_stop(task: str, s: dict, n_train: int) -> None:
@@ -102,10 +74,10 @@ def note_early_stop(task: str, s: dict, n_train: int) -> None:
 
 
 def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
-    spec, s = SEQ2SEQ_TASKS[args.task], settings(args)
+    row, s = evaluation(args.evaluation), settings(args)
     # the decay's end (paper.FINETUNE's rule); --max-epoch may stop training first
     total = s["max_updates"]
-    note_early_stop(args.task, s, n_train)
+    note_early_stop(args.evaluation, s, n_train)
     out = [
         args.data,
         "--user-dir",
@@ -118,7 +90,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         "--seq2seq-from",
         args.checkpoint,
         "--criterion",
-        "cross_entropy",
+        row.criterion,
         *optimizer_args(),
         "--lr-scheduler",
         "recipes_exponential_warmup",
@@ -144,7 +116,7 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         run_dir / "checkpoints",
         "--no-epoch-checkpoints",
         "--best-checkpoint-metric",
-        spec["metric"],
+        row.valid_metric,
         "--seed",
         seed,
         "--log-format",
@@ -152,11 +124,11 @@ def train_args(args, seed: int, run_dir: Path, n_train: int) -> list:
         "--log-interval",
         args.log_interval,
     ]
-    if spec["maximize"]:
+    if row.maximize:
         out += ["--maximize-best-checkpoint-metric"]
     if freeze_embeddings(args):
         out += ["--freeze-embeddings"]
-    if args.task == "mtop":
+    if row.validate_by_generation:
         out += ["--validate-by-generation", "--eval-beam", paper.SEQ2SEQ_FINETUNE_BEAM]
     if args.cpu:
         out += ["--cpu"]
@@ -180,7 +152,7 @@ def generated(output: str, kind: str = "D") -> dict:
 
 def pointers(args) -> bool:
     """Whether hypotheses are read in the pointer form (mTOP's sentinel format)."""
-    return args.task == "mtop" and args.target_format == "sentinels"
+    return args.evaluation == "mtop" and args.target_format == "sentinels"
 
 
 def pointed_forms(args):
@@ -195,6 +167,25 @@ def pointed_forms(args):
     return lambda pieces, example: task.scored_text(
         [d.index(symbol) for symbol in pieces.split()], None, words=example.words
     )
+
+
+def _parse_scores(examples, predicted):
+    references = [e.logical_form for e in examples]
+    matches = [exact_match(r, h) for r, h in zip(references, predicted)]
+    scores = {"sciem": sciem(references, predicted)}
+    return references, scores, {"sciem": intervals.mean_parts(matches)}
+
+
+def _summary_scores(examples, predicted):
+    references = [e.summary for e in examples]
+    per_pair = rouge_per_pair(references, predicted)
+    parts = {k: intervals.mean_parts(v) for k, v in per_pair.items()}
+    return references, rouge(references, predicted), parts
+
+
+#: an evaluation's scorer (its fairseq-generate --scoring) -> the references, metrics and
+#: per-example parts (the intervals' input) of a test file's hypotheses
+SCORES = {"recipes_sciem": _parse_scores, "recipes_rouge": _summary_scores}
 
 
 def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
@@ -224,7 +215,7 @@ def decode(args, checkpoint: Path, lang: str, path: str, run_dir: Path) -> dict:
     if pointers(args):  # fairseq's scorer would see pointers, not forms: none here
         argv += ["--keep-sentinels"]
     else:
-        argv += ["--scoring", "recipes_sciem" if args.task == "mtop" else "recipes_rouge"]
+        argv += ["--scoring", evaluation(args.evaluation).scorer]
     if args.cpu:
         argv += ["--cpu"]
     try:
@@ -253,19 +244,10 @@ def evaluate(args, checkpoint: Path, tests: dict, run_dir: Path, read, write) ->
         predicted = [hypotheses[i] for i in range(len(examples))]
         if form is not None:
             predicted = [form(p, e) for p, e in zip(predicted, examples)]
-        if args.task == "mtop":
-            references = [e.logical_form for e in examples]
-            metrics[lang] = {"sciem": sciem(references, predicted)}
-            matches = [exact_match(r, h) for r, h in zip(references, predicted)]
-            parts[lang] = {"sciem": intervals.mean_parts(matches)}
-        else:
-            references = [e.summary for e in examples]
-            metrics[lang] = rouge(references, predicted)
-            parts[lang] = {
-                k: intervals.mean_parts(v)
-                for k, v in rouge_per_pair(references, predicted).items()
-            }
+        references, metrics[lang], parts[lang] = SCORES[
+            evaluation(args.evaluation).scorer
+        ](examples, predicted)
         write(run_dir / "predictions" / f"{lang}.tsv", zip(references, predicted))
     return intervals.metrics_record(
-        args.task, SEQ2SEQ_MAIN_METRIC[args.task], metrics, parts
+        args.evaluation, evaluation(args.evaluation).main_metric, metrics, parts
     )

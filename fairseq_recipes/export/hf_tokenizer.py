@@ -1,6 +1,6 @@
 """The project's SentencePiece model and fairseq dictionary as one transformers tokenizer.
 
-The fairseq side turns text into ids in two steps (``data/vocab.SpmEncoder``): spm pieces,
+The fairseq side turns text into ids in two steps (``data/vocab.SpmTokenizer``): spm pieces,
 then the dictionary's ids of those pieces. The exported tokenizer does both at once. It is
 built by transformers' own SentencePiece converter (``SpmConverter``: spm's normalization
 table, its whitespace handling, the Unigram model with spm's piece scores), with the

@@ -5,7 +5,7 @@
 
 The batch: the first lines of every ``{lang}.txt`` of ``--corpus`` (different lengths, so
 the batch is padded), encoded by the export's own tokenizer, which must give the fairseq
-pipeline's ids (``SpmEncoder`` of ``--data``, with ``<s>`` and ``</s>``). An MLM model is
+pipeline's ids (``SpmTokenizer`` of ``--data``, with ``<s>`` and ``</s>``). An MLM model is
 compared on its logits at every position; a seq2seq model under teacher forcing (source:
 a line; target: the next language's line, ``</s>`` first as fairseq's decoder input).
 
@@ -63,16 +63,16 @@ def check(
     import transformers
     from fairseq import checkpoint_utils
 
-    from ..data.vocab import SpmEncoder, load_dictionary
+    from ..data.vocab import SpmTokenizer, load_dictionary
 
     data = Path(data)
     texts = corpus_lines(corpus, per_lang)
     tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
     dictionary = load_dictionary(data / "dict.txt")
-    encoder = SpmEncoder(data / "spm.model", dictionary)
+    tokenizer = SpmTokenizer(data / "spm.model", dictionary)
     for text in texts:  # the export's tokenizer is the fairseq pipeline's
         ours = tokenizer(text)["input_ids"]
-        theirs = [dictionary.bos(), *encoder.encode(text).tolist(), dictionary.eos()]
+        theirs = [dictionary.bos(), *tokenizer.encode(text).tolist(), dictionary.eos()]
         if ours != theirs:
             raise RecipesError(
                 f"{hf_dir}: its tokenizer gives other ids than the data's "

@@ -42,7 +42,7 @@ ARCH = "recipes_seq2seq"
 def _model_options(model_cls) -> set:
     parser = argparse.ArgumentParser(add_help=False)
     model_cls.add_args(parser)
-    return {action.dest for action in parser._actions}
+    return set(vars(parser.parse_args([])))  # every option has a default
 
 
 @register_model(ARCH)

@@ -15,10 +15,10 @@ defines them, and a key that tool does not know is an error naming the file and 
   output: no preprocessing);
 * ``[preprocess]``: ``recipes-preprocess`` options (``vocab_size = 2000`` is
   ``--vocab-size 2000``);
-* ``[pretrain]``: the train scripts' environment variables (``train_scripts/lib/common.sh``:
+* ``[pretrain]``: the train scripts' environment variables (``script_settings.py``:
   ``SMOKE``, ``GPUS_PER_NODE``, ``NODES``, ``UPDATE_DIVISOR``, ``EMBED_DIM``, ...);
   ``[pretrain.<model>]`` overrides them for one model;
-* ``[evaluate]``: ``tasks``, ``seeds``, ``langs`` (test languages), and either ``toy``
+* ``[evaluate]``: ``evaluations``, ``seeds``, ``langs`` (test languages), and either ``toy``
   (generate the embedded evaluation data, ``toy_eval.py``; ``toy_train``/``toy_dev``/
   ``toy_test`` examples per split) or ``data`` (``{task = "dir"}``: each dataset as
   released); ``[evaluate.finetune]``: ``recipes-finetune`` options for every task, and
@@ -41,10 +41,10 @@ from .. import paper, script_settings
 from ..cost.gpus import DEFAULT_MFU
 from ..data.toy_lexicon import LANGS as TOY_LANGS
 from ..errors import RecipesError
+from ..evaluations import NAMES as EVALUATION_NAMES
 from ..recipes import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL_TASKS = ("xnli", "matis", "wikiann", "udpos", "mtop", "xsum")
 #: train-script variables the main job sets itself
 OWNED_ENV = {"DATA", "SAVE_DIR", "INIT", "PYTHON"}
 
@@ -81,7 +81,7 @@ class Config:
     pretrain: Dict[str, object] = field(default_factory=dict)
     pretrain_by_model: Dict[str, Dict[str, object]] = field(default_factory=dict)
     # [evaluate]
-    tasks: List[str] = field(default_factory=lambda: list(EVAL_TASKS))
+    evaluations: List[str] = field(default_factory=lambda: list(EVALUATION_NAMES))
     seeds: int = paper.FINETUNE_SEEDS
     eval_langs: List[str] = field(default_factory=list)  # default: corpus langs
     eval_toy: bool = True
@@ -144,22 +144,40 @@ def script_variables() -> set:
     return set(script_settings.BY_NAME)
 
 
-def _long_options(parser) -> dict:
-    """``{"max_updates": action}`` for every ``--long-option`` of ``parser``."""
+class _OptionError(Exception):
+    pass
+
+
+def _raising(parser):
+    """``parser``, its errors raised as :class:`_OptionError` instead of exiting."""
+
+    def error(message):
+        raise _OptionError(message)
+
+    parser.error = error
+    return parser
+
+
+def _long_options(parser, required: List[str]) -> Dict[str, bool]:
+    """``{"max_updates": True, "cpu": False}``: every ``--long-option`` of ``parser`` (its
+    destinations, as parsing ``required`` gives them) and whether it takes a value, as
+    parsing the option alone shows (argparse's public behaviour, not its internals)."""
+    parser = _raising(parser)
     out = {}
-    for action in parser._actions:
-        for option in action.option_strings:
-            if option.startswith("--"):
-                out[option[2:].replace("-", "_")] = action
+    for key in vars(parser.parse_args(required)):
+        try:
+            parser.parse_args(required + ["--" + key.replace("_", "-")])
+            out[key] = False  # a flag
+        except _OptionError as err:
+            if "expected" in str(err):  # "expected one argument"
+                out[key] = True
     return out
 
 
-def _parser_keys(parser) -> set:
-    return set(_long_options(parser))
-
-
-class _OptionError(Exception):
-    pass
+def _finetune_required(task: Optional[str]) -> List[str]:
+    """recipes-finetune's required options, placeholders but the evaluation."""
+    task = task or EVALUATION_NAMES[0]
+    return ["--checkpoint", "-", "--evaluation", task, "--data", "-", "--output", "-"]
 
 
 def _check_options(
@@ -167,23 +185,17 @@ def _check_options(
 ) -> None:
     """Parse ``values`` as the tool would (types and choices), then its own range
     checks (``check_values(args)``); one line naming ``{source}: {where}{key}``."""
-    actions = _long_options(parser)
+    takes_values = _long_options(parser, required)
     for key, value in values.items():
-        action = actions[key]
-        takes_value = action.nargs != 0
+        takes_value = takes_values[key]
         if not takes_value and not isinstance(value, bool):
             raise RecipesError(
                 f"{source}: {where}{key}: expected true or false, got {value!r}"
             )
         if takes_value and isinstance(value, bool):
             raise RecipesError(f"{source}: {where}{key}: expected a value, got {value!r}")
-
-    def error(message):
-        raise _OptionError(message)
-
-    parser.error = error
     try:
-        args = parser.parse_args(required + as_options(values))
+        args = _raising(parser).parse_args(required + as_options(values))
     except _OptionError as err:
         found = re.search(r"argument --([\w-]+)", str(err))
         key = found.group(1).replace("-", "_") if found else "?"
@@ -286,14 +298,16 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
 
     from ..data.binarize import check_values as check_preprocess
 
-    known = _parser_keys(preprocess_parser()) - {"input", "output", "help"}
+    preprocess_required = ["--input", "-", "--output", "-"]
+    known = set(_long_options(preprocess_parser(), preprocess_required))
+    known -= {"input", "output"}
     cfg.preprocess = _passthrough(
         top.take("preprocess", dict, {}), "preprocess.", source, known
     )
     _check_options(
         preprocess_parser(),
         cfg.preprocess,
-        ["--input", "-", "--output", "-"],
+        preprocess_required,
         "preprocess.",
         source,
         check_preprocess,
@@ -322,10 +336,13 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
         script_settings.check({k: _env_value(v) for k, v in values.items()}, where)
 
     ev = _Reader(top.take("evaluate", dict, {}), "evaluate.", source)
-    cfg.tasks = ev.take("tasks", list, d.tasks)
-    for task in cfg.tasks:
-        if task not in EVAL_TASKS:
-            ev.error("tasks", f"unknown task {task!r} (known: {', '.join(EVAL_TASKS)})")
+    cfg.evaluations = ev.take("evaluations", list, d.evaluations)
+    for task in cfg.evaluations:
+        if task not in EVALUATION_NAMES:
+            ev.error(
+                "evaluations",
+                f"unknown evaluation {task!r} (known: {', '.join(EVALUATION_NAMES)})",
+            )
     cfg.seeds = ev.take("seeds", int, d.seeds, low=1)
     cfg.eval_langs = ev.take("langs", list, [])
     cfg.eval_toy = ev.take("toy", bool, d.eval_toy)
@@ -333,26 +350,24 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
         setattr(cfg, key, ev.take(key, int, getattr(d, key), low=1))
     cfg.eval_data = ev.take("data", dict, {})
     for task, path in cfg.eval_data.items():
-        if task not in EVAL_TASKS or not isinstance(path, str):
+        if task not in EVALUATION_NAMES or not isinstance(path, str):
             ev.error(f"data.{task}", 'expected TASK = "directory" for a known task')
     if cfg.eval_data:
         cfg.eval_toy = False
-        missing = [t for t in cfg.tasks if t not in cfg.eval_data]
+        missing = [t for t in cfg.evaluations if t not in cfg.eval_data]
         if missing:
             ev.error("data", f"no directory for task(s) {', '.join(missing)}")
     finetune = dict(ev.take("finetune", dict, {}))
-    known = _parser_keys(finetune_parser()) - {
+    known = set(_long_options(finetune_parser(), _finetune_required(None))) - {
         "checkpoint",
-        "encoder",
         "task",
         "data",
         "output",
         "seeds",
         "eval_data",
-        "help",
     }
     for task in [k for k, v in finetune.items() if isinstance(v, dict)]:
-        if task not in EVAL_TASKS:
+        if task not in EVALUATION_NAMES:
             raise RecipesError(f"{source}: evaluate.finetune.{task}: not a task")
         cfg.finetune_by_task[task] = _passthrough(
             finetune.pop(task), f"evaluate.finetune.{task}.", source, known
@@ -364,16 +379,7 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     for task in [None, *cfg.finetune_by_task]:
         values = {**cfg.finetune, **cfg.finetune_by_task.get(task, {})}
         where = f"evaluate.finetune.{task + '.' if task else ''}"
-        required = [
-            "--checkpoint",
-            "-",
-            "--task",
-            task or EVAL_TASKS[0],
-            "--data",
-            "-",
-            "--output",
-            "-",
-        ]
+        required = _finetune_required(task)
         _check_options(finetune_parser(), values, required, where, source, check_finetune)
     ev.done()
     if "rehearsal" in top.table:

@@ -2,9 +2,9 @@
 
     recipes-main                                   # embedded toy default (configs/toy.toml)
     recipes-main --config configs/paper.toml       # the paper's scale, real data, GPUs
-    recipes-main --stage pretrain --model roberta-12e
-    recipes-main --stage evaluate --model bart-12e2d --task mtop
-    recipes-main --stage report                    # rebuild the report from what exists
+    recipes-main --step pretrain --model roberta-12e
+    recipes-main --step evaluate --model bart-12e2d --evaluation mtop
+    recipes-main --step report                     # rebuild the report from what exists
 
 Steps, each a job of ``runner.py`` (finished jobs are reused, a killed run resumes):
 
@@ -20,7 +20,7 @@ Steps, each a job of ``runner.py`` (finished jobs are reused, a killed run resum
    both: its ``encoder_last.pt`` and its ``seq2seq_last.pt``);
 4. report: ``WORK/results/report.md`` (``report.py``).
 
-A stage run alone (``--stage``) also runs the unfinished jobs it depends on.
+A step run alone (``--step``) also runs the unfinished jobs it depends on.
 """
 
 import argparse
@@ -32,13 +32,12 @@ from ..checkpoints.joint_views import ENCODER_VIEW, SEQ2SEQ_VIEW
 from ..cli import command
 from ..errors import RecipesError
 from ..eval import PRETRAIN_SEED_DIR
+from ..evaluations import ENCODER_NAMES, EVALUATIONS, NAMES, SEQ2SEQ_NAMES
 from ..recipes import STAGES, lineage
 from . import config as config_module
 from .runner import Job, run
 
 STEPS = ("all", "data", "pretrain", "evaluate", "report")
-ENCODER_TASKS = ("xnli", "matis", "wikiann", "udpos")
-SEQ2SEQ_TASKS = ("mtop", "xsum")
 
 
 def evaluated_tasks(model: str, tasks) -> List[str]:
@@ -46,9 +45,9 @@ def evaluated_tasks(model: str, tasks) -> List[str]:
     stage = STAGES[model]
     out = []
     if stage.freeze_encoder_updates != -1:  # frozen throughout: roberta-12e's encoder
-        out += [t for t in tasks if t in ENCODER_TASKS]
+        out += [t for t in tasks if t in ENCODER_NAMES]
     if stage.decoder_layers > 0:
-        out += [t for t in tasks if t in SEQ2SEQ_TASKS]
+        out += [t for t in tasks if t in SEQ2SEQ_NAMES]
     return out
 
 
@@ -103,14 +102,12 @@ class Plan:
         joint run the encoder or the seq2seq model it wrote beside it."""
         if not STAGES[model].objective_schedule:
             return self.checkpoint(model, seed)
-        view = SEQ2SEQ_VIEW if task in SEQ2SEQ_TASKS else ENCODER_VIEW
+        view = SEQ2SEQ_VIEW if EVALUATIONS[task].seq2seq else ENCODER_VIEW
         return self.save_dir(model, seed) / view
 
     def eval_dir(self, task: str) -> Path:
         if self.cfg.eval_toy:
-            from ..data.toy_eval import DIRS
-
-            return self.eval_data / DIRS[task]
+            return self.eval_data / EVALUATIONS[task].dataset_dir
         return self.cfg.path(self.cfg.eval_data[task])
 
     def data_jobs(self) -> List[Job]:
@@ -171,7 +168,7 @@ class Plan:
                         "--langs",
                         ",".join(cfg.test_langs()),
                         "--tasks",
-                        ",".join(cfg.tasks),
+                        ",".join(cfg.evaluations),
                         "--train",
                         cfg.toy_train,
                         "--dev",
@@ -196,7 +193,7 @@ class Plan:
             "SAVE_DIR": str(save_dir),
             "PYTHON": self.python,
         }
-        if seed > 1:  # seed 1 keeps the configured SEED (common.sh's default: 1)
+        if seed > 1:  # seed 1 keeps the configured SEED (script_settings' default: 1)
             env["SEED"] = str(int(env.get("SEED", 1)) + seed - 1)
         after = ["preprocess"] if not self.cfg.data_bin else []
         if stage.init_from:
@@ -228,7 +225,7 @@ class Plan:
         argv = [
             "--checkpoint",
             self.evaluated_checkpoint(model, task, seed),
-            "--task",
+            "--evaluation",
             task,
             "--data",
             self.data_bin,
@@ -257,13 +254,11 @@ class Plan:
         )
 
     def test_langs(self, task: str) -> List[str]:
-        """Toy data has every language (XSUM: English); released data the languages of
-        the configuration that it covers."""
-        from ..eval.layouts import DATASET_LANGS
-
-        if task == "xsum":
-            return ["en"]
-        covered = None if self.cfg.eval_toy else DATASET_LANGS[task]
+        """The languages of the configuration that the dataset covers; toy data covers
+        every language, unless the dataset is English-only (XSUM)."""
+        covered = EVALUATIONS[task].languages
+        if self.cfg.eval_toy and EVALUATIONS[task].multilingual:
+            covered = None
         langs = self.cfg.test_langs()
         return [l for l in langs if covered is None or l in covered]
 
@@ -272,7 +267,7 @@ class Plan:
         an order that starts the longest chains first."""
         cfg = self.cfg
         models = models or cfg.models
-        tasks = tasks or cfg.tasks
+        tasks = tasks or cfg.evaluations
         everything = {j.name: j for j in self.data_jobs()}
         trained = [s.name for s in lineage(*cfg.models, *models)]
         for seed in self.pretrain_seeds:
@@ -280,7 +275,7 @@ class Plan:
                 job = self.pretrain_job(model, seed)
                 everything[job.name] = job
             for model in trained:
-                for task in evaluated_tasks(model, cfg.tasks):
+                for task in evaluated_tasks(model, cfg.evaluations):
                     job = self.finetune_job(model, task, seed)
                     everything[job.name] = job
         exports = []
@@ -344,15 +339,15 @@ def build_parser():
         prog="recipes-main", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--config", help="TOML configuration (default: configs/toy.toml)")
-    parser.add_argument("--stage", choices=STEPS, default="all")
+    parser.add_argument("--step", choices=STEPS, default="all")
     parser.add_argument(
         "--model", nargs="+", choices=list(STAGES), help="only these models"
     )
     parser.add_argument(
-        "--task",
+        "--evaluation",
         nargs="+",
-        choices=list(config_module.EVAL_TASKS),
-        help="only these evaluation tasks",
+        choices=NAMES,
+        help="only these evaluations",
     )
     parser.add_argument(
         "--seeds", type=int, help="fine-tuning seeds (overrides the config)"
@@ -383,7 +378,7 @@ def cli_main(argv=None):
     if args.work_dir:
         cfg.work_dir = args.work_dir
     plan = Plan(cfg)
-    jobs = plan.jobs(args.stage, args.model, args.task)
+    jobs = plan.jobs(args.step, args.model, args.evaluation)
     need = None
     if cfg.rehearsal is not None:  # before anything is written
         from . import rehearsal
@@ -416,7 +411,7 @@ def cli_main(argv=None):
         return
     disk_root = cfg.work if cfg.rehearsal is not None else None
     run(jobs, cfg.jobs, cfg.threads, out=out, disk_root=disk_root)
-    if args.stage in ("all", "report"):
+    if args.step in ("all", "report"):
         from .report import build
 
         print(f"report: {build(plan)}", file=out, flush=True)

@@ -523,7 +523,7 @@ def job_table(plan) -> str:
     """Seconds and peak memory of every evaluation and export job that ran."""
     from .main import evaluated_tasks
 
-    tasks = list(plan.cfg.tasks)
+    tasks = list(plan.cfg.evaluations)
     headers = ["Model", *[f"{t}: s / GB" for t in tasks], "export + check: s / GB"]
     rows = []
     for model in plan.cfg.models:

@@ -333,7 +333,7 @@ def build(plan) -> Path:
     sections = [
         "# Sequential pre-training recipes: results",
         f"Configuration: `{cfg.source}`; work directory `{cfg.work}`; {len(cfg.models)} "
-        f"models; evaluation: {', '.join(cfg.tasks)} ({cfg.seeds} seed(s), test "
+        f"models; evaluation: {', '.join(cfg.evaluations)} ({cfg.seeds} seed(s), test "
         f"languages {', '.join(cfg.test_langs())}); data: "
         + (
             "the embedded toy corpus and toy evaluation sets"

@@ -26,7 +26,7 @@ from omegaconf import II, MISSING
 from .. import paper
 from ..cost.ledger import ComputeLedgerTask
 from ..data.finetune.examples import ReaderError, check_labels, labels_of
-from ..data.vocab import SpmEncoder, load_dictionary
+from ..data.vocab import SpmTokenizer, load_dictionary
 from ..errors import RecipesError
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class FinetuneConfig(FinetuneFilesConfig):
 
 
 def load_vocabulary(data: str):
-    """(dictionary, SpmEncoder) of a pre-training data directory."""
+    """(dictionary, SpmTokenizer) of a pre-training data directory."""
     for name in ("dict.txt", "spm.model"):
         if not os.path.isfile(os.path.join(data, name)):
             raise RecipesError(
@@ -76,25 +76,25 @@ def load_vocabulary(data: str):
                 "recipes-preprocess output (the pre-trained model's vocabulary)"
             )
     dictionary = load_dictionary(os.path.join(data, "dict.txt"))
-    return dictionary, SpmEncoder(os.path.join(data, "spm.model"), dictionary)
+    return dictionary, SpmTokenizer(os.path.join(data, "spm.model"), dictionary)
 
 
 class FinetuneTask(ComputeLedgerTask, FairseqTask):
-    def __init__(self, cfg, dictionary, encoder: SpmEncoder, train_examples):
+    def __init__(self, cfg, dictionary, tokenizer: SpmTokenizer, train_examples):
         super().__init__(cfg)
         self.dictionary = dictionary
-        self.encoder = encoder
+        self.tokenizer = tokenizer
         self.train_examples = train_examples
         self.define_labels(train_examples)
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
-        dictionary, encoder = load_vocabulary(cfg.data)
+        dictionary, tokenizer = load_vocabulary(cfg.data)
         examples = cls.read(cfg, cfg.train_file)
         if not examples:
             raise ReaderError(f"{cfg.train_file}: no training examples")
         logger.info(f"{cfg.train_file}: {len(examples)} training examples")
-        return cls(cfg, dictionary, encoder, examples)
+        return cls(cfg, dictionary, tokenizer, examples)
 
     # ---- what a task defines -----------------------------------------------------
     @classmethod

@@ -78,8 +78,8 @@ class SemanticParsingConfig(Seq2SeqFinetuneConfig):
 class SemanticParsingTask(Seq2SeqFinetuneTask):
     metric_name = "sciem"
 
-    def __init__(self, cfg, dictionary, encoder):
-        super().__init__(cfg, dictionary, encoder)
+    def __init__(self, cfg, dictionary, tokenizer):
+        super().__init__(cfg, dictionary, tokenizer)
         self.sentinels = str(cfg.target_format) == "sentinels"
         self.sentinel_ids = np.array([dictionary.index(s) for s in WORD_SENTINELS])
         self.sentinel_of = {int(i): k for k, i in enumerate(self.sentinel_ids)}
@@ -101,7 +101,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
         for token in tokens + [None]:
             if token is None or sentinel_index(token) is not None:
                 if run:
-                    out.append(self.encoder.encode(" ".join(run)))
+                    out.append(self.tokenizer.encode(" ".join(run)))
                     run = []
                 if token is not None:
                     out.append([self.dictionary.index(token)])
@@ -112,7 +112,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
     def encode(self, example):
         if not self.sentinels:
             return (
-                self.encoder.encode(" ".join(example.words)).astype(np.int64),
+                self.tokenizer.encode(" ".join(example.words)).astype(np.int64),
                 self._text_ids(example.logical_form.split()),
             )
         if len(example.words) > len(WORD_SENTINELS):
@@ -120,7 +120,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
                 f"{example.source}: {len(example.words)} words, more than the "
                 f"{len(WORD_SENTINELS)} word sentinels of the dictionary"
             )
-        subwords = word_subwords(self.encoder, example.words, self.dictionary.unk())
+        subwords = word_subwords(self.tokenizer, example.words, self.dictionary.unk())
         source = np.concatenate(
             [
                 np.concatenate([[self.sentinel_ids[i]], ids])
@@ -136,7 +136,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
         for i in [int(x) for x in ids] + [None]:
             if i is None or i in self.sentinel_of:
                 if run:
-                    out.append(self.encoder.decode(run))
+                    out.append(self.tokenizer.decode(run))
                     run = []
                 if i is not None:
                     out.append(WORD_SENTINELS[self.sentinel_of[i]])
@@ -153,7 +153,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
                 current = words.setdefault(self.sentinel_of[i], [])
             elif current is not None and i not in special:
                 current.append(i)
-        return [self.encoder.decode(words.get(k, [])) for k in range(len(words))]
+        return [self.tokenizer.decode(words.get(k, [])) for k in range(len(words))]
 
     def scored_text(self, tokens, source_tokens, words=None) -> str:
         """The form of target ids; a sentinel becomes its input word: ``words[i]`` (the
@@ -178,7 +178,7 @@ class SemanticParsingTask(Seq2SeqFinetuneTask):
         sources = [s[s.ne(pad)] for s in sample["net_input"]["src_tokens"]]
 
         def words_ids(tokens, source):
-            ids = self.encoder.encode(self.scored_text(tokens, source))
+            ids = self.tokenizer.encode(self.scored_text(tokens, source))
             return torch.from_numpy(np.append(ids, eos).astype(np.int64)).to(tokens)
 
         for beams, source in zip(hypos, sources):

@@ -44,8 +44,8 @@ class SentencePairTask(FinetuneTask):
         d = self.dictionary
         pieces, targets = [], []
         for i, ex in enumerate(examples):
-            first = self.encoder.encode(ex.premise)
-            second = self.encoder.encode(ex.hypothesis)
+            first = self.tokenizer.encode(ex.premise)
+            second = self.tokenizer.encode(ex.hypothesis)
             try:
                 new = pair_pieces(
                     i, first, second, self.cfg.max_piece_tokens, d.bos(), d.eos()

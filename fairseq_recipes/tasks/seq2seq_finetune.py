@@ -82,18 +82,18 @@ class Seq2SeqFinetuneTask(ComputeLedgerTask, FairseqTask):
     #: the metric --validate-by-generation logs (a percentage, higher is better)
     metric_name = "score"
 
-    def __init__(self, cfg, dictionary, encoder):
+    def __init__(self, cfg, dictionary, tokenizer):
         super().__init__(cfg)
         self.dictionary = dictionary
-        self.encoder = encoder
+        self.tokenizer = tokenizer
         self.examples = {}
         #: ids that are never text (dropped when ids are turned back into words)
         self.special_ids = {dictionary.bos(), dictionary.eos(), dictionary.pad()}
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
-        dictionary, encoder = load_vocabulary(cfg.data)
-        return cls(cfg, dictionary, encoder)
+        dictionary, tokenizer = load_vocabulary(cfg.data)
+        return cls(cfg, dictionary, tokenizer)
 
     # ---- what a task defines -----------------------------------------------------
     @classmethod
@@ -186,7 +186,7 @@ class Seq2SeqFinetuneTask(ComputeLedgerTask, FairseqTask):
         if args is not None and getattr(args, "_name", None):
             return super().build_bpe(args)
         return SentencepieceBPE(
-            SentencepieceConfig(sentencepiece_model=self.encoder.spm_path)
+            SentencepieceConfig(sentencepiece_model=self.tokenizer.spm_path)
         )
 
     # ---- validation by generation --------------------------------------------------

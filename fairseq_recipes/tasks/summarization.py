@@ -45,15 +45,15 @@ class SummarizationTask(Seq2SeqFinetuneTask):
 
     def encode(self, example):
         return (
-            self.encoder.encode(example.document).astype(np.int64),
-            self.encoder.encode(example.summary).astype(np.int64),
+            self.tokenizer.encode(example.document).astype(np.int64),
+            self.tokenizer.encode(example.summary).astype(np.int64),
         )
 
     def reference(self, example) -> str:
         return example.summary
 
     def scored_text(self, tokens, source_tokens) -> str:
-        return self.encoder.decode(
+        return self.tokenizer.decode(
             [int(i) for i in tokens if int(i) not in self.special_ids]
         )
 

@@ -38,7 +38,7 @@ def tagged_pieces(task, examples, labels_of_example, label_index):
     d = task.dictionary
     pieces, targets = [], []
     for i, ex in enumerate(examples):
-        subwords = word_subwords(task.encoder, ex.words, d.unk())
+        subwords = word_subwords(task.tokenizer, ex.words, d.unk())
         ids = [label_index[label] for label in labels_of_example(ex)]
         for piece in sentence_pieces(i, subwords, task.max_subwords, d.bos(), d.eos()):
             pieces.append(piece)

@@ -26,7 +26,7 @@ from fairseq_recipes.data.manifest import data_path, read_manifest, valid_subset
 from fairseq_recipes.data.sampling import sampling_probabilities
 from fairseq_recipes.data.toy_corpus import write_corpus
 from fairseq_recipes.data.ud_text import extract, iter_ud_documents
-from fairseq_recipes.data.vocab import SpmEncoder, load_dictionary
+from fairseq_recipes.data.vocab import SpmTokenizer, load_dictionary
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT / ".." / "shared" / "data"
@@ -53,7 +53,7 @@ def toy(tmp_path_factory):
 
 def test_shards_and_valid_hold_every_document_once_in_order(toy):
     raw, out = toy
-    encoder = SpmEncoder(out / "spm.model", out / "dict.txt")
+    encoder = SpmTokenizer(out / "spm.model", out / "dict.txt")
     for lang in ("en", "hi", "ja"):
         expected = [encoder.encode(doc) for doc in iter_documents(raw / f"{lang}.txt")]
         train, valid = expected[:-4], expected[-4:]
@@ -342,7 +342,7 @@ def test_real_ud_text_through_the_pipeline(tmp_path):
     total = sum(shares.values())
     p = manifest["sampling_probabilities"]
     assert p["mr"] > shares["mr"] / total and p["en"] < shares["en"] / total
-    encoder = SpmEncoder(tmp_path / "out" / "spm.model", tmp_path / "out" / "dict.txt")
+    encoder = SpmTokenizer(tmp_path / "out" / "spm.model", tmp_path / "out" / "dict.txt")
     first = next(iter_documents(tmp_path / "txt" / "hi.txt"))
     decoded = encoder.decode(items(tmp_path / "out" / "shard0" / "hi" / "train")[0])
     assert decoded.split() == first.split()

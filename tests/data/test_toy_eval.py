@@ -17,6 +17,7 @@ from fairseq_recipes.data.toy_corpus import ToyWorld
 from fairseq_recipes.data.toy_eval import cli_main, write_eval_data
 from fairseq_recipes.data.toy_lexicon import LANGS, render
 from fairseq_recipes.eval.finetune import _read
+from fairseq_recipes.evaluations import EVALUATIONS
 
 SIZES = dict(train=120, dev=12, test=24)
 
@@ -30,7 +31,7 @@ def data(tmp_path_factory):
 
 def read(task, path, lang="en", split="test"):
     """A file read as recipes-finetune reads it (its task's ``read``)."""
-    args = argparse.Namespace(task=task, format=None, xsum_split_file="")
+    args = argparse.Namespace(evaluation=task, format=None, xsum_split_file="")
     return _read(args, str(path), lang, split)
 
 
@@ -42,7 +43,7 @@ def tree(root: Path) -> dict:
 
 def test_layout_is_the_one_the_finetune_scripts_expect(data):
     root, dirs = data
-    assert dirs == {task: root / name for task, name in toy_eval.DIRS.items()}
+    assert dirs == {name: root / e.dataset_dir for name, e in EVALUATIONS.items()}
     assert [p.name for p in root.parent.iterdir()] == ["eval"]  # no temporary left
     expected = [
         "xnli/XNLI-1.0/xnli.dev.tsv",
@@ -254,7 +255,7 @@ def test_cli_refuses_an_existing_output_and_leaves_it_untouched(tmp_path, capsys
     ]
     cli_main(args)
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == list(toy_eval.TASKS)
+    assert [line.split(":")[0] for line in lines] == list(EVALUATIONS)
     assert lines[0] == f"xnli: 18 examples -> {out / 'xnli'}"
     before = tree(out)
     with pytest.raises(SystemExit) as exit_:

@@ -12,7 +12,7 @@ from fairseq_recipes.data.vocab import (
     MASK,
     UNUSED_SYMBOL_RE,
     WORD_SENTINELS,
-    SpmEncoder,
+    SpmTokenizer,
     load_dictionary,
     load_spm,
     spm_sample_plan,
@@ -65,7 +65,7 @@ def test_own_model_ids_equal_dictionary_ids(own_model):
         d.unk(),
     )
     assert (d.index(DOC_SEP), d.index(MASK)) == (4, 5)
-    encoder = SpmEncoder(model, d)
+    encoder = SpmTokenizer(model, d)
     np.testing.assert_array_equal(encoder.to_fairseq, np.arange(sp.get_piece_size()))
 
 
@@ -80,7 +80,7 @@ def test_xlmr_like_model_gets_a_constant_offset(xlmr_like_model):
     pieces = len(d) - len(WORD_SENTINELS)
     assert d.index(MASK) == pieces - 2 and d.index(DOC_SEP) == pieces - 1
     assert d.symbols[pieces:] == list(WORD_SENTINELS)
-    encoder = SpmEncoder(model, d)
+    encoder = SpmTokenizer(model, d)
     assert encoder.to_fairseq[sp.unk_id()] == d.unk()
     assert encoder.to_fairseq[sp.bos_id()] == d.bos()
     text = "Mereda Name lives in Tonabu."
@@ -92,7 +92,7 @@ def test_xlmr_like_model_gets_a_constant_offset(xlmr_like_model):
 @pytest.mark.parametrize("which", ["own_model", "xlmr_like_model"])
 def test_encoded_text_round_trips(request, which, sentences):
     model, dict_path = request.getfixturevalue(which)
-    encoder = SpmEncoder(model, dict_path)
+    encoder = SpmTokenizer(model, dict_path)
     for text in sentences[:: len(LANGS) + 1][:40]:  # every language
         assert encoder.decode(encoder.encode(text)) == text
     flat, lengths = encoder.encode_batch(sentences[:20])
@@ -101,7 +101,7 @@ def test_encoded_text_round_trips(request, which, sentences):
 
 
 def test_encoder_pickles_for_worker_processes(own_model):
-    encoder = SpmEncoder(*own_model)
+    encoder = SpmTokenizer(*own_model)
     clone = pickle.loads(pickle.dumps(encoder))
     text = "Das Pferd ist neu."
     np.testing.assert_array_equal(clone.encode(text), encoder.encode(text))
@@ -145,9 +145,9 @@ def test_logical_form_characters_never_become_unk(own_model, sentences):
     d = load_dictionary(dict_path)
     form = "[IN:GET_WEATHER [SL:DATE_TIME ] ]"
     assert not set("[]:_") & set("".join(sentences))
-    ids = SpmEncoder(model, d).encode(form)
+    ids = SpmTokenizer(model, d).encode(form)
     assert d.unk() not in ids.tolist()
-    assert SpmEncoder(model, d).decode(ids) == form
+    assert SpmTokenizer(model, d).decode(ids) == form
 
 
 def test_a_dictionary_padded_to_a_size_keeps_every_id_and_adds_unused_symbols(
@@ -164,7 +164,8 @@ def test_a_dictionary_padded_to_a_size_keeps_every_id_and_adds_unused_symbols(
     # no text encodes to a padding symbol, and text encodes as without padding
     text = "the quick brown fox"
     assert np.array_equal(
-        SpmEncoder(model, padded).encode(text), SpmEncoder(model, natural).encode(text)
+        SpmTokenizer(model, padded).encode(text),
+        SpmTokenizer(model, natural).encode(text),
     )
     write_dictionary(model, tmp_path / "same.txt", size=len(natural))
     assert load_dictionary(tmp_path / "same.txt").symbols == natural.symbols

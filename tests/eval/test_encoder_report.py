@@ -1,4 +1,4 @@
-"""recipes-encoder-report on hand-written metrics: Table 2 with marks only beyond the
+"""recipes-report on hand-written metrics: Table 2 with marks only beyond the
 noise, one run shown as its value alone, pre-training seeds beside fine-tuning seeds, the
 per-language tables with their intervals, CSV and charts."""
 

@@ -26,9 +26,9 @@ def runs(smoke, data_bin, tmp_path_factory):
     train = _panx(tmp / "train", short)
     test_de = _panx(tmp / "test_de", [LONG, ["Bob", "in", "Paris"]])
     args = [
-        "--encoder",
+        "--checkpoint",
         smoke("roberta-12e")[0] / "checkpoint_last.pt",
-        "--task",
+        "--evaluation",
         "wikiann",
         "--data",
         data_bin,
@@ -114,16 +114,19 @@ def test_a_second_run_reuses_finished_seeds(runs):
             ["--test", "de=/nonexistent"],
             "--test de=/nonexistent: /nonexistent: no such file",
         ),
-        (["--encoder", "/nonexistent.pt"], "--checkpoint /nonexistent.pt: no such file"),
+        (
+            ["--checkpoint", "/nonexistent.pt"],
+            "--checkpoint /nonexistent.pt: no such file",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_errors(runs, data_bin, tmp_path, extra, message):
     out, _, _ = runs
     train = out.parent / "train"
     args = [
-        "--encoder",
+        "--checkpoint",
         train,
-        "--task",
+        "--evaluation",
         "wikiann",
         "--data",
         data_bin,

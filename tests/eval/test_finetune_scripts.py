@@ -22,7 +22,7 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
         ud_release(tmp_path / "ud", root / "ud") if task == "udpos" else root / folder
     )
     env = {
-        "ENCODER": smoke("roberta-12e")[0] / "checkpoint_last.pt",
+        "CHECKPOINT": smoke("roberta-12e")[0] / "checkpoint_last.pt",
         "DATA": data_bin,
         "EVAL_DATA": eval_data,
         "OUTPUT": out,
@@ -47,10 +47,10 @@ def test_script_runs_every_paper_language(smoke, data_bin, tmp_path, task, folde
         assert "ar_formless-ud-test.conllu: no word forms" in log
 
 
-def test_script_without_encoder_is_a_one_line_error(tmp_path):
+def test_script_without_checkpoint_is_a_one_line_error(tmp_path):
     proc = run(
         ["bash", ROOT / "train_scripts" / "finetune-xnli.sh"],
-        env={"ENCODER": "", "PYTHON": sys.executable},
+        env={"CHECKPOINT": "", "PYTHON": sys.executable},
         check=False,
     )
     assert proc.returncode == 2

@@ -32,7 +32,7 @@ def _args(task, *options):
         [
             "--checkpoint",
             "ck.pt",
-            "--task",
+            "--evaluation",
             task,
             "--data",
             "data-bin",
@@ -100,7 +100,7 @@ def test_training_stopped_by_its_epochs_keeps_the_decay_of_the_max_updates(
         "fairseq_recipes.eval.finetune",
         "--checkpoint",
         smoke("roberta-12e")[0] / "checkpoint_last.pt",
-        "--task",
+        "--evaluation",
         "wikiann",
         "--data",
         data_bin,

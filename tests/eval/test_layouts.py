@@ -2,10 +2,11 @@
 
 import pytest
 
-from fairseq_recipes.data.toy_eval import DIRS, write_eval_data
+from fairseq_recipes.data.toy_eval import write_eval_data
 from fairseq_recipes.errors import RecipesError
 from fairseq_recipes.eval.finetune import _read, build_parser
 from fairseq_recipes.eval.layouts import task_files
+from fairseq_recipes.evaluations import EVALUATIONS
 
 
 @pytest.fixture(scope="module")
@@ -15,16 +16,16 @@ def eval_data(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("task", list(DIRS))
+@pytest.mark.parametrize("task", list(EVALUATIONS))
 def test_every_task_finds_its_files_and_they_read(eval_data, task):
     langs = ["en"] if task == "xsum" else ["en", "de", "hi"]
-    files = task_files(task, eval_data / DIRS[task], langs)
+    files = task_files(task, eval_data / EVALUATIONS[task].dataset_dir, langs)
     assert list(files.tests) == langs
     args = build_parser().parse_args(
         [
             "--checkpoint",
             "x",
-            "--task",
+            "--evaluation",
             task,
             "--data",
             "x",

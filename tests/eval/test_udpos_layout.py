@@ -21,7 +21,17 @@ def release(tmp_path_factory):
 
 def _args(*options):
     return build_parser().parse_args(
-        ["--checkpoint", "x", "--task", "udpos", "--data", "x", "--output", "x", *options]
+        [
+            "--checkpoint",
+            "x",
+            "--evaluation",
+            "udpos",
+            "--data",
+            "x",
+            "--output",
+            "x",
+            *options,
+        ]
     )
 
 

@@ -20,7 +20,7 @@ from fairseq_recipes.data.vocab import (
     DOC_SEP,
     MASK,
     WORD_SENTINELS,
-    SpmEncoder,
+    SpmTokenizer,
     load_dictionary,
 )
 from fairseq_recipes.recipes import STAGES
@@ -255,7 +255,7 @@ def parsers(data_bin, city_mtop, tmp_path_factory):
                 "fairseq_recipes.eval.finetune",
                 "--checkpoint",
                 pretrained(name),
-                "--task",
+                "--evaluation",
                 "mtop",
                 "--data",
                 data_bin,
@@ -391,13 +391,13 @@ def test_tokenizer_ids_equal_the_fairseq_pipeline(exported, data_bin, raw_corpus
     _, out = exported("roberta-12e")
     tokenizer = transformers.AutoTokenizer.from_pretrained(out)
     dictionary = load_dictionary(data_bin / "dict.txt")
-    encoder = SpmEncoder(data_bin / "spm.model", dictionary)
+    spm = SpmTokenizer(data_bin / "spm.model", dictionary)
     bos, eos = dictionary.bos(), dictionary.eos()
     texts = _texts(raw_corpus, per_lang=20)
     langs = {p.stem for p in raw_corpus.glob("*.txt")}
     assert len(langs) >= 4 and len(texts) >= 80
     for text in texts:
-        assert tokenizer(text)["input_ids"] == [bos, *encoder.encode(text).tolist(), eos]
+        assert tokenizer(text)["input_ids"] == [bos, *spm.encode(text).tolist(), eos]
     # sentence pairs as the XNLI task lays them out: <s> A </s> </s> B </s>
     for first, second in zip(texts[::2], texts[1::2]):
         expected = pair_pieces(

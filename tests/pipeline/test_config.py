@@ -24,7 +24,7 @@ def test_the_default_is_configs_toy_toml():
     assert cfg.models == list(STAGES)
     assert cfg.jobs == toy["jobs"] and cfg.docs_per_lang == toy["corpus"]["docs_per_lang"]
     assert cfg.pretrain == toy["pretrain"]
-    assert cfg.tasks == ["xnli", "matis", "wikiann", "udpos", "mtop", "xsum"]
+    assert cfg.evaluations == ["xnli", "matis", "wikiann", "udpos", "mtop", "xsum"]
     assert cfg.toy and cfg.eval_toy
     mtop = toy["evaluate"]["finetune"]["mtop"]["max_updates"]
     assert cfg.finetune_options("mtop")[:3] == ["--cpu", "--max-updates", str(mtop)]
@@ -40,7 +40,7 @@ def test_the_paper_configuration_keeps_every_paper_number_at_its_default():
     cfg = config.load(str(CONFIGS / "paper.toml"))
     assert cfg.langs == list(paper.LANGUAGES) and cfg.seeds == paper.FINETUNE_SEEDS
     assert not cfg.toy and not cfg.eval_toy
-    assert set(cfg.eval_data) == set(config.EVAL_TASKS)
+    assert set(cfg.eval_data) == set(config.EVALUATION_NAMES)
     assert cfg.finetune_options("xnli") == []  # recipes-finetune's defaults: the paper's
     for model in STAGES:
         env = cfg.pretrain_env(model)
@@ -92,7 +92,7 @@ def test_options_become_flags(tmp_path):
         ("[pretrain.gpt]\nSMOKE = 1", "pretrain.gpt: not a Table 1 model"),
         ("[preprocess]\nvocab = 3", "preprocess.vocab: unknown setting"),
         ("[evaluate.finetune]\nmax_update = 3", "evaluate.finetune.max_update: unknown"),
-        ('[evaluate]\ntasks = ["squad"]', "unknown task 'squad'"),
+        ('[evaluate]\nevaluations = ["squad"]', "unknown evaluation 'squad'"),
         ('[evaluate]\ndata = {xnli = "/x"}', "no directory for task(s) matis"),
         ("[corpus]\ntoy = false", "corpus.toy: false, but neither"),
         ("x = [", "not valid TOML"),

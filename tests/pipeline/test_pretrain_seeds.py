@@ -25,7 +25,7 @@ def test_the_plan_chains_each_recipe_seed_by_seed(tmp_path):
     plan = _plan(
         tmp_path,
         f"extends_toy = true\npretrain_seeds = 3\nmodels = {MODELS}\n"
-        '[evaluate]\ntasks = ["wikiann", "mtop"]\n',
+        '[evaluate]\nevaluations = ["wikiann", "mtop"]\n',
     )
     jobs = {job.name: job for job in plan.jobs("all")}
     work = plan.cfg.work
@@ -60,7 +60,14 @@ def test_two_pretraining_seeds_of_two_models_reach_the_report(tmp_path):
     cfg.write_text("pretrain_seeds = 2\n" + (ROOT / "configs" / "smoke.toml").read_text())
     env = {**os.environ, "CONFIG": str(cfg), "WORK": str(work)}
     out = run(
-        [ROOT / "tools" / "run_main.sh", "--model", *MODELS, "--task", "wikiann", "mtop"],
+        [
+            ROOT / "tools" / "run_main.sh",
+            "--model",
+            *MODELS,
+            "--evaluation",
+            "wikiann",
+            "mtop",
+        ],
         env=env,
         timeout=1500,
     ).stdout

@@ -19,14 +19,14 @@ from fairseq_recipes.data.finetune.encoding import (
     token_labels,
     word_subwords,
 )
-from fairseq_recipes.data.vocab import SpmEncoder, load_dictionary
+from fairseq_recipes.data.vocab import SpmTokenizer, load_dictionary
 from fairseq_recipes.scoring.sequence_labels import entity_counts, f1_from_counts
 
 
 @pytest.fixture(scope="module")
-def spm_encoder(data_bin):
+def spm_tokenizer(data_bin):
     dictionary = load_dictionary(data_bin / "dict.txt")
-    return SpmEncoder(data_bin / "spm.model", dictionary), dictionary
+    return SpmTokenizer(data_bin / "spm.model", dictionary), dictionary
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +41,25 @@ def words(raw_corpus):
     raise AssertionError("fewer than 12 English words")
 
 
-def test_first_subword_alignment_with_the_real_model(spm_encoder, words):
-    encoder, d = spm_encoder
-    subwords = word_subwords(encoder, words, d.unk())
+def test_first_subword_alignment_with_the_real_model(spm_tokenizer, words):
+    tokenizer, d = spm_tokenizer
+    subwords = word_subwords(tokenizer, words, d.unk())
     (piece,) = sentence_pieces(0, subwords, 510, d.bos(), d.eos())
     assert piece.tokens[0] == d.bos() and piece.tokens[-1] == d.eos()
     assert len(piece.tokens) == 2 + sum(len(s) for s in subwords)
     for word, ids, first in zip(words, subwords, piece.first_subword):
         assert piece.tokens[first] == ids[0]
         assert d[ids[0]].startswith("▁")  # a word starts a new piece
-        assert encoder.decode(piece.tokens[first : first + len(ids)]) == word
+        assert tokenizer.decode(piece.tokens[first : first + len(ids)]) == word
     labels = token_labels(piece, list(range(len(words))))
     assert labels[piece.first_subword].tolist() == list(range(len(words)))
     assert (labels != IGNORE).sum() == len(words)  # other subwords carry no label
 
 
-def test_long_sentences_are_split_and_rejoined_word_for_word(spm_encoder, words):
-    encoder, d = spm_encoder
+def test_long_sentences_are_split_and_rejoined_word_for_word(spm_tokenizer, words):
+    tokenizer, d = spm_tokenizer
     words = words * 7
-    subwords = word_subwords(encoder, words, d.unk())
+    subwords = word_subwords(tokenizer, words, d.unk())
     pieces = sentence_pieces(3, subwords, 14, d.bos(), d.eos())
     assert len(pieces) > 5 and all(len(p.tokens) <= 16 for p in pieces)
     assert [(p.start, p.end) for p in pieces][0][0] == 0 and pieces[-1].end == len(words)
@@ -70,10 +70,10 @@ def test_long_sentences_are_split_and_rejoined_word_for_word(spm_encoder, words)
         rejoin(pieces[:1], [["too", "few"]])
 
 
-def test_pairs_too_long_repeat_the_hypothesis_in_each_piece(spm_encoder, words):
-    encoder, d = spm_encoder
-    premise = encoder.encode(" ".join(words * 5))
-    hypothesis = encoder.encode(" ".join(words[:3]))
+def test_pairs_too_long_repeat_the_hypothesis_in_each_piece(spm_tokenizer, words):
+    tokenizer, d = spm_tokenizer
+    premise = tokenizer.encode(" ".join(words * 5))
+    hypothesis = tokenizer.encode(" ".join(words[:3]))
     pieces = pair_pieces(0, premise, hypothesis, 32, d.bos(), d.eos())
     assert all(len(p.tokens) <= 32 for p in pieces)
     first_parts = [p.tokens[1 : 1 + p.end - p.start] for p in pieces]

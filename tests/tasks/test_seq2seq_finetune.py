@@ -73,7 +73,7 @@ def test_pointers_name_the_files_own_words_on_every_released_record(data_bin, re
         for example in read_mtop(real_mtop / lang / f"{split}.txt"):
             source, target = task.encode(example)
             assert task.source_words(source) == [
-                task.encoder.decode(task.encoder.encode(w)) for w in example.words
+                task.tokenizer.decode(task.tokenizer.encode(w)) for w in example.words
             ]
             # words the form spells go through SentencePiece; skip the one record
             # (Thai) whose spelled word it cannot spell
@@ -82,7 +82,7 @@ def test_pointers_name_the_files_own_words_on_every_released_record(data_bin, re
                 for t in to_sentinels(example.words, example.logical_form).split()
                 if t not in WORD_SENTINELS
             ]
-            if any(task.encoder.decode(task.encoder.encode(t)) != t for t in others):
+            if any(task.tokenizer.decode(task.tokenizer.encode(t)) != t for t in others):
                 continue
             checked += 1
             assert task.scored_text(target, source, words=example.words) == (
@@ -162,7 +162,7 @@ def _finetune(checkpoint, data_bin, output, task, train, valid, tests, *extra):
         "fairseq_recipes.eval.finetune",
         "--checkpoint",
         checkpoint,
-        "--task",
+        "--evaluation",
         task,
         "--data",
         data_bin,

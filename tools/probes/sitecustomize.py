@@ -46,11 +46,13 @@ def _patch(module):
         real = [s for s in samples if s and "ntokens" in s]
         start = time.perf_counter()
         out = train_step(self, samples, *args, **kwargs)
-        _updates.append({
-            "ntokens": sum(int(s["ntokens"]) for s in real),
-            "nsentences": sum(int(s["target"].size(0)) for s in real),
-            "seconds": time.perf_counter() - start,
-        })
+        _updates.append(
+            {
+                "ntokens": sum(int(s["ntokens"]) for s in real),
+                "nsentences": sum(int(s["target"].size(0)) for s in real),
+                "seconds": time.perf_counter() - start,
+            }
+        )
         return out
 
     cls.__init__, cls.train_step = __init__, _train_step
@@ -86,8 +88,12 @@ def _patch_generator(module):
         with open(_GENERATED, "a", encoding="utf-8") as f:
             for sample_id, nbest in zip(sample["id"].tolist(), hypos):
                 for rank, hypo in enumerate(nbest):
-                    row = {"id": sample_id, "rank": rank, "tokens": hypo["tokens"].tolist(),
-                           "score": float(hypo["score"])}
+                    row = {
+                        "id": sample_id,
+                        "rank": rank,
+                        "tokens": hypo["tokens"].tolist(),
+                        "score": float(hypo["score"]),
+                    }
                     f.write(json.dumps(row) + "\n")
         return hypos
 

@@ -1,6 +1,6 @@
 # Shared by every train script: sourced after the script sets RECIPE (a Table 1 row).
 # The paper's numbers come from fairseq_recipes/recipes.py (R_* variables), never typed
-# here; every variable below can be overridden from the environment.
+# here; every setting can be overridden from the environment.
 
 # ---- environment ------------------------------------------------------------------
 source "$(dirname "${BASH_SOURCE[0]}")/preamble.sh" # ROOT, PYTHON, light, fail
@@ -13,85 +13,16 @@ eval "$RECIPE_VARS"
 # (fairseq_recipes/script_settings.py: the valid values of each)
 light -m fairseq_recipes.script_settings check || exit 2
 
-SMOKE="${SMOKE:-0}" # 1: same script, tiny width, few updates, on CPU
-# Smoke mode: shrink the width and the update count (keeping the layer counts and the
-# proportions of multi-phase schedules), and run on CPU. Values set in the environment win.
-if [[ "$SMOKE" == 1 ]]; then
-  : "${GPUS_PER_NODE:=0}"
-  : "${UPDATE_DIVISOR:=$R_SMOKE_UPDATE_DIVISOR}"
-  : "${WARMUP:=$R_SMOKE_WARMUP_UPDATES}"
-  : "${PEAK_LR:=$(light -c "print($R_PEAK_LR * $R_SMOKE_PEAK_LR_SCALE)")}"
-  : "${MAX_TOKENS:=$R_SMOKE_MAX_TOKENS}"
-  : "${TOKENS_PER_UPDATE:=$R_SMOKE_TOKENS_PER_UPDATE}"
-  : "${TOKENS_PER_SAMPLE:=$R_SMOKE_TOKENS_PER_SAMPLE}"
-  : "${EMBED_DIM:=$R_SMOKE_EMBED_DIM}"
-  : "${FFN_DIM:=$R_SMOKE_FFN_DIM}"
-  : "${HEADS:=$R_SMOKE_HEADS}"
-  : "${LOG_INTERVAL:=5}"
-fi
-# UPDATE_DIVISOR scales every update count of the stage (a multi-phase schedule keeps its
-# proportions): 1 is the paper, smoke mode divides by 20,000.
-UPDATE_DIVISOR="${UPDATE_DIVISOR:-1}"
-: "${UPDATES:=$(( (R_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
-: "${WARMUP:=$(( (R_WARMUP_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
-if (( R_FREEZE_ENCODER_UPDATES > 0 )); then
-  : "${FREEZE_ENCODER_UPDATES:=$(( (R_FREEZE_ENCODER_UPDATES + UPDATE_DIVISOR - 1) / UPDATE_DIVISOR ))}"
-fi
-if [[ "$SMOKE" == 1 ]]; then
-  : "${SAVE_INTERVAL:=$(( UPDATES / 2 > 0 ? UPDATES / 2 : 1 ))}"
-fi
-
-# ---- data, output, mode -----------------------------------------------------------
-DATA="${DATA:-data-bin}"                        # recipes-preprocess output: manifest.json + shard*/
-SAVE_DIR="${SAVE_DIR:-checkpoints/$RECIPE}"     # checkpoints and train.log; a rerun resumes from checkpoint_last.pt
-DRY_RUN="${DRY_RUN:-0}"                         # 1: print the command (launcher included) instead of running it
-
-# ---- recipes: the stage this one starts from --------------------------------------
-INIT="${INIT:-$(dirname "$SAVE_DIR")/${R_INIT_FROM:-none}/checkpoint_last.pt}" # final checkpoint of stage R_INIT_FROM (recipes 1 and 2)
-FREEZE_ENCODER_UPDATES="${FREEZE_ENCODER_UPDATES:-$R_FREEZE_ENCODER_UPDATES}" # recipe 2: encoder frozen for the first N updates, -1 throughout
-OBJECTIVE_SCHEDULE="${OBJECTIVE_SCHEDULE:-$R_OBJECTIVE_SCHEDULE}" # recipe 3: alternate (one objective per update, MLM evenly spread) | sample (MLM drawn per update) | sum (both every update)
-MLM_SHARE="${MLM_SHARE:-$R_MLM_SHARE}"          # recipe 3: fraction of the updates that train MLM only (alternate, sample)
-MLM_WEIGHT="${MLM_WEIGHT:-$R_MLM_WEIGHT}"       # recipe 3: weight of the MLM loss (its mean over the masked positions)
-DENOISING_WEIGHT="${DENOISING_WEIGHT:-$R_DENOISING_WEIGHT}" # recipe 3: weight of the span-denoising loss (its mean per target token)
-
-# ---- hardware: 1M tokens per update whatever the cluster --------------------------
-# One process per GPU (per CPU rank without GPUs), on fairseq's distributed engine; see
-# README "Training on several GPUs or machines" for the torchrun and Slurm commands.
+# GPUS_PER_NODE's default: one process per GPU (per CPU rank without GPUs), on fairseq's
+# distributed engine, 1M tokens per update whatever the cluster (docs/distributed.md)
 detect_gpus() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -c GPU || echo 0; }
-GPUS_PER_NODE="${GPUS_PER_NODE:-$(detect_gpus)}" # GPUs per machine; 0 trains on CPU
-NODES="${NODES:-${SLURM_NNODES:-1}}"            # machines
-CPU_RANKS="${CPU_RANKS:-1}"                     # without GPUs: training processes on this machine (gloo)
-LAUNCHER="${LAUNCHER:-}"                        # fairseq | torchrun | slurm; empty: slurm under srun, else torchrun for several processes on CPU or several nodes, else fairseq (spawns one process per GPU)
-NODE_RANK="${NODE_RANK:-0}"                     # torchrun on several nodes: this machine's index (0 .. NODES-1)
-MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"         # torchrun on several nodes: node 0's address
-MASTER_PORT="${MASTER_PORT:-29500}"             # torchrun on several nodes, Slurm: rendezvous port on node 0
-DDP_BACKEND="${DDP_BACKEND:-c10d}"              # PyTorch DDP (c10d) or fairseq's legacy_ddp (no overlap of communication with backward)
-PRECISION="${PRECISION:-}"                      # GPUs: bf16 | fp16 | memory-efficient-bf16 | memory-efficient-fp16 | fp32; empty: bf16 where the GPU has it (A100, H100), else fp16. CPU: fp32
-ZERO="${ZERO:-0}"                               # 1: ZeRO stage 1 (the paper's DeepSpeed setting): optimizer state sharded across ranks, fairseq's --zero-sharding os (needs fairscale: pip install -e '.[zero]')
-MAX_TOKENS="${MAX_TOKENS:-8192}"                # tokens per process per forward pass (16 blocks of 512)
-TOKENS_PER_UPDATE="${TOKENS_PER_UPDATE:-$R_TOKENS_PER_UPDATE}" # = max_tokens x update_freq x world size (paper: 1M)
-
-# ---- model and objective ----------------------------------------------------------
-TOKENS_PER_SAMPLE="${TOKENS_PER_SAMPLE:-$R_TOKENS_PER_SAMPLE}" # block length, bos/eos included
-DROPOUT="${DROPOUT:-$R_DROPOUT}"                # dropout everywhere (attention: XLM-R's, from the arch)
-SAMPLING_ALPHA="${SAMPLING_ALPHA:-$R_SAMPLING_ALPHA}" # language sampling exponent, p_i ~ (n_i/N)^alpha
-
-# ---- optimisation -----------------------------------------------------------------
-# set above: UPDATE_DIVISOR divides every update count (1: the paper's; smoke: 20,000),
-# UPDATES = R_UPDATES / UPDATE_DIVISOR, WARMUP (linear from 0) scaled the same way
-PEAK_LR="${PEAK_LR:-$R_PEAK_LR}"                # learning rate at the end of warmup
-END_LR="${END_LR:-$R_END_LR}"                   # reached by linear decay at the last update
-ADAM_BETAS="${ADAM_BETAS:-$R_ADAM_BETAS}"       # Adam betas (XLM-R's; the paper says Adam only)
-ADAM_EPS="${ADAM_EPS:-$R_ADAM_EPS}"             # Adam epsilon (XLM-R's)
-WEIGHT_DECAY="${WEIGHT_DECAY:-$R_WEIGHT_DECAY}" # decoupled weight decay (XLM-R's)
-CLIP_NORM="${CLIP_NORM:-$R_CLIP_NORM}"          # gradient clipping, 0 = off (XLM-R's)
-SEED="${SEED:-1}"                               # data order, noise and initialisation
-LOG_INTERVAL="${LOG_INTERVAL:-100}"             # updates between log lines
-SAVE_INTERVAL="${SAVE_INTERVAL:-5000}"          # updates between checkpoints (also the resume granularity)
-NUM_WORKERS="${NUM_WORKERS:-1}"                 # data-loading processes per rank (fairseq's default 1); 0 loads in the training process. On CPU at the real shapes use 0: a worker is forked from the trainer and keeps the pages the trainer then rewrites (its weights, and on resume Adam's state: +3.5 to +10 GB for a 12e12d model)
-EMBED_DIM="${EMBED_DIM:-}"                      # model width (empty: the architecture's, 1024)
-FFN_DIM="${FFN_DIM:-}"                          # feed-forward width (empty: the architecture's, 4096)
-HEADS="${HEADS:-}"                              # attention heads (empty: the architecture's, 16)
+# Every setting's default, in order: script_defaults, which recipes.py shell emitted above
+# from fairseq_recipes/script_settings.py, where each setting, its default and its meaning
+# are declared once (`python -m fairseq_recipes.recipes shell RECIPE` prints them). The
+# paper's values are the recipe's R_* variables; smoke mode (SMOKE=1) shrinks the width
+# and the update count (keeping the layer counts and the proportions of multi-phase
+# schedules) and runs on CPU. Values set in the environment win.
+script_defaults
 
 # the values derived above (smoke mode's width, the scaled update counts) agree too
 light -m fairseq_recipes.script_settings check UPDATES="$UPDATES" WARMUP="$WARMUP" \

@@ -27,6 +27,10 @@ class SentencePair:
     lang: str
     source: str
 
+    def prediction_lines(self, predicted: str) -> str:
+        """``recipes-finetune``'s predictions file: gold, predicted."""
+        return f"{self.label}\t{predicted}\n"
+
 
 @dataclass(frozen=True)
 class TaggedWords:
@@ -36,6 +40,10 @@ class TaggedWords:
     tags: Tuple[str, ...]
     lang: str
     source: str
+
+    def prediction_lines(self, predicted: Sequence[str]) -> str:
+        """Word, gold, predicted per line; a blank line ends the example."""
+        return _word_lines(self.words, self.tags, predicted)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,17 @@ class IntentSlots:
     intent: str
     lang: str
     source: str
+
+    def prediction_lines(self, predicted: Tuple[str, Sequence[str]]) -> str:
+        """``# intent`` gold, predicted; then the slots as :class:`TaggedWords`'."""
+        intent, slots = predicted
+        head = f"# intent\t{self.intent}\t{intent}\n"
+        return head + _word_lines(self.words, self.slots, slots)
+
+
+def _word_lines(words, gold, predicted) -> str:
+    rows = "".join(f"{w}\t{g}\t{p}\n" for w, g, p in zip(words, gold, predicted))
+    return rows + "\n"
 
 
 def open_text(path):
