@@ -41,10 +41,10 @@ setup(
     entry_points={
         "console_scripts": [
             "recipes-main = fairseq_recipes.pipeline.main:cli_main",
-            "recipes-toy-corpus = fairseq_recipes.data.toy_corpus:cli_main",
-            "recipes-toy-eval = fairseq_recipes.data.toy_eval:cli_main",
-            "recipes-ud-text = fairseq_recipes.data.ud_text:cli_main",
-            "recipes-preprocess = fairseq_recipes.data.binarize:cli_main",
+            "recipes-toy-corpus = fairseq_recipes.toy.corpus:cli_main",
+            "recipes-toy-eval = fairseq_recipes.toy.eval_sets:cli_main",
+            "recipes-ud-text = fairseq_recipes.preprocessing.ud_text:cli_main",
+            "recipes-preprocess = fairseq_recipes.preprocessing.binarize:cli_main",
             "recipes-extract-encoder = fairseq_recipes.checkpoints.extract_encoder:cli_main",
             "recipes-cost = fairseq_recipes.cost.cli:cli_main",
             "recipes-finetune = fairseq_recipes.eval.finetune:cli_main",

@@ -41,7 +41,7 @@ def _corpus(workdir: Path) -> Path:
     subprocess.run(
         [
             *py,
-            "fairseq_recipes.data.toy_corpus",
+            "fairseq_recipes.toy.corpus",
             "--output",
             str(text),
             "--docs-per-lang",
@@ -55,7 +55,7 @@ def _corpus(workdir: Path) -> Path:
     subprocess.run(
         [
             *py,
-            "fairseq_recipes.data.binarize",
+            "fairseq_recipes.preprocessing.binarize",
             "--input",
             str(text),
             "--output",

@@ -4,7 +4,7 @@ Both sides turn the same raw text (the toy corpus, 8 languages) into fairseq mma
 datasets with the same SentencePiece model and dictionary, and both are timed from a
 fresh process (one interpreter start-up each):
 
-* ours: ``python -m fairseq_recipes.data.binarize --spm-model ...`` (reading, encoding in
+* ours: ``python -m fairseq_recipes.preprocessing.binarize --spm-model ...`` (reading, encoding in
   worker processes, sharding, manifest);
 * baseline: ``spm_encode`` to text pieces (the CLI when installed, else the
   sentencepiece Python API with as many threads), then one ``fairseq-preprocess
@@ -31,14 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fairseq_recipes.data.corpus import iter_documents  # noqa: E402
-from fairseq_recipes.data.manifest import read_manifest  # noqa: E402
-from fairseq_recipes.data.toy_corpus import write_corpus  # noqa: E402
-from fairseq_recipes.data.vocab import (  # noqa: E402
+from fairseq_recipes.preprocessing.corpus import iter_documents  # noqa: E402
+from fairseq_recipes.preprocessing.manifest import read_manifest  # noqa: E402
+from fairseq_recipes.preprocessing.vocab import (  # noqa: E402
     load_spm,
     train_spm,
     write_dictionary,
 )
+from fairseq_recipes.toy.corpus import write_corpus  # noqa: E402
 
 WORKERS = min(4, os.cpu_count() or 1)
 
@@ -87,7 +87,7 @@ def run(quick: bool = True) -> dict:
         write_dictionary(model, tmp / "dict.txt")
 
         ours_s = _timed(
-            [sys.executable, "-m", "fairseq_recipes.data.binarize"]
+            [sys.executable, "-m", "fairseq_recipes.preprocessing.binarize"]
             + ["--input", str(raw), "--output", str(tmp / "ours")]
             + ["--spm-model", str(model), "--valid-docs", "0", "--workers", str(WORKERS)],
             env=env,

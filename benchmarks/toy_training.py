@@ -12,7 +12,8 @@ PLUGIN = Path(__file__).resolve().parents[1] / "fairseq_recipes"
 
 def toy_shard(workdir: Path) -> Path:
     """The first shard of a preprocessed toy corpus (8 languages, 40 documents each)."""
-    from fairseq_recipes.data import binarize, toy_corpus
+    from fairseq_recipes.preprocessing import binarize
+    from fairseq_recipes.toy import corpus as toy_corpus
 
     # their reports go to stderr: stdout is the benchmarks' table
     with contextlib.redirect_stdout(sys.stderr):

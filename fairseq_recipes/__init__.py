@@ -6,7 +6,7 @@ registering module is imported here explicitly.
 
 ``FAIRSEQ_RECIPES_LIGHT=1`` skips all of that (and with it importing torch and fairseq,
 about 4 s): the train scripts set it for their helper calls (``recipes.py``,
-``data/manifest.py``), which need no registry.
+``preprocessing/manifest.py``), which need no registry.
 """
 
 import os

@@ -2,7 +2,7 @@
 holds Table 1: one frozen row per evaluation, read by ``recipes-finetune``
 (``eval/finetune.py``, ``eval/seq2seq.py``), the dataset layouts (``eval/layouts.py``),
 the main job (``pipeline/``), the report (``eval/report.py``) and the embedded
-evaluation sets (``data/toy_eval.py``). The paper's settings stay in ``paper.py``; a row
+evaluation sets (``toy/eval_sets.py``). The paper's settings stay in ``paper.py``; a row
 names them.
 
 An evaluation is of one of two kinds, each trained and scored one way:
@@ -12,7 +12,7 @@ An evaluation is of one of two kinds, each trained and scored one way:
 * ``SEQ2SEQ``: the whole seq2seq model (``recipes_seq2seq``), test files decoded by
   ``fairseq-generate`` with the evaluation's scorer.
 
-A seventh evaluation is one row here, one reader in ``data/finetune/`` and one fairseq
+A seventh evaluation is one row here, one reader in ``eval/readers/`` and one fairseq
 task in ``tasks/`` (docs/internals.md lists the files).
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from . import paper
-from .data.finetune.udpos import XTREME_LANGUAGES as UDPOS_LANGUAGES
 from .errors import RecipesError
+from .eval.readers.udpos import XTREME_LANGUAGES as UDPOS_LANGUAGES
 
 ENCODER = "encoder"
 SEQ2SEQ = "seq2seq"
@@ -36,7 +36,7 @@ class Evaluation:
     valid_metric: str  # fairseq's --best-checkpoint-metric
     maximize: bool  # whether a higher valid_metric is better
     main_metric: str  # of avg-0s and the report's first column
-    dataset_dir: str  # the embedded set's directory (data/toy_eval.py)
+    dataset_dir: str  # the embedded set's directory (toy/eval_sets.py)
     #: languages the released dataset covers (None: any it has files for)
     languages: Optional[Tuple[str, ...]]
     data_format: Optional[str] = None  # the fairseq task's --data-format, if it has one

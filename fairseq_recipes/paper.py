@@ -133,7 +133,7 @@ FINETUNE_FREEZE_EMBEDDINGS = {
 # ---- evaluation data (paper: Section 3.1, Table 11) ---------------------------------
 #: the paper evaluates "UDPOS (XTREME version)": XTREME (Hu et al. 2020) builds it from
 #: Universal Dependencies v2.5, every treebank of a language merged per split
-#: (data/finetune/udpos.py)
+#: (eval/readers/udpos.py)
 UD_VERSION = "2.5"
 
 # ---- seq2seq fine-tuning (paper: fine-tuning setup, mTOP and XSUM) ----------------------

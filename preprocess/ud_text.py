@@ -1,12 +1,11 @@
-"""Entry point: `python preprocess/ud_text.py --help` (same as `python -m fairseq_recipes.data.ud_text`)."""
+"""`python preprocess/ud_text.py`: the `recipes-ud-text` command
+(`fairseq_recipes.preprocessing.ud_text`), run from a checkout.
 
-import os
-import sys
+The package is installed into the project's environment (tools/bootstrap.sh), so this file
+only names the command; it holds none of its code.
+"""
 
-# run as a script from a checkout: make the repository importable
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from fairseq_recipes.data.ud_text import cli_main  # noqa: E402
+from fairseq_recipes.preprocessing.ud_text import cli_main
 
 if __name__ == "__main__":
     cli_main()

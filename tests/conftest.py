@@ -17,11 +17,15 @@ def raw_corpus(tmp_path_factory):
     shared = shared_data()
     if shared is not None:
         python_module(
-            "fairseq_recipes.data.ud_text", "--input", shared / "ud", "--output", out
+            "fairseq_recipes.preprocessing.ud_text",
+            "--input",
+            shared / "ud",
+            "--output",
+            out,
         )
     else:
         python_module(
-            "fairseq_recipes.data.toy_corpus", "--output", out, "--docs-per-lang", "60"
+            "fairseq_recipes.toy.corpus", "--output", out, "--docs-per-lang", "60"
         )
     return out
 
@@ -31,7 +35,7 @@ def data_bin(raw_corpus, tmp_path_factory):
     """recipes-preprocess output: 2 shards, per-language validation."""
     out = tmp_path_factory.mktemp("bin") / "data-bin"
     python_module(
-        "fairseq_recipes.data.binarize",
+        "fairseq_recipes.preprocessing.binarize",
         "--input",
         raw_corpus,
         "--output",

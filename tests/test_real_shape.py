@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(
 def real_vocab_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     python_module(
-        "fairseq_recipes.data.toy_corpus",
+        "fairseq_recipes.toy.corpus",
         "--output",
         root / "raw",
         "--langs",
@@ -47,7 +47,7 @@ def real_vocab_data(tmp_path_factory):
         "30",
     )
     python_module(
-        "fairseq_recipes.data.binarize",
+        "fairseq_recipes.preprocessing.binarize",
         "--input",
         root / "raw",
         "--output",

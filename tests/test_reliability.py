@@ -134,7 +134,7 @@ def text_folder(raw: Path) -> Path:
 
 def preprocess_args(raw, out):
     return _module(
-        "fairseq_recipes.data.binarize",
+        "fairseq_recipes.preprocessing.binarize",
         "--input",
         raw,
         "--output",

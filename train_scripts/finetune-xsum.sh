@@ -3,7 +3,7 @@
 #
 #   CHECKPOINT=checkpoints/bart-12e12d/checkpoint_last.pt EVAL_DATA=xsum train_scripts/finetune-xsum.sh
 #
-# EVAL_DATA is one of (data/finetune/xsum.py reads each; eval/layouts.py tells them apart):
+# EVAL_DATA is one of (eval/readers/xsum.py reads each; eval/layouts.py tells them apart):
 # - the raw release: bbc-summary-data/{id}.summary and XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json;
 # - {train,val,test}.source / .target, one document / summary per line;
 # - a directory of extracted {id}.data files (every file serves every split: a smoke check).

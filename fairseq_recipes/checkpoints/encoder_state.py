@@ -197,7 +197,7 @@ def _recorded_fingerprint(state: dict) -> Optional[dict]:
     dict_path = os.path.join(data, "dict.txt")
     if not os.path.isfile(dict_path):
         return None
-    from ..data.vocab import load_dictionary
+    from ..preprocessing.vocab import load_dictionary
 
     # the symbols the project's tasks append when loading, as they would
     return dictionary_fingerprint(load_dictionary(dict_path))

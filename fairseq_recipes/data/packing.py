@@ -17,7 +17,7 @@ from fairseq.data import (
 )
 
 from .. import paper
-from .vocab import DOC_SEP
+from ..preprocessing.vocab import DOC_SEP
 
 
 class _KnownSizes(BaseWrapperDataset):

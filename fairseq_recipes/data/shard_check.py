@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..errors import RecipesError
-from .manifest import MANIFEST_NAME, read_manifest
+from ..preprocessing.manifest import MANIFEST_NAME, read_manifest
 
 
 class CorpusError(RecipesError):

@@ -180,7 +180,7 @@ def check_files(args, tests: dict) -> int:
     """Read every file the runs need, test files included, before any training: a
     malformed or empty file, or a test label training lacks, is found now rather than
     after hours of fine-tuning. Returns the number of training examples."""
-    from ..data.finetune.examples import check_labels, labels_of
+    from .readers.examples import check_labels, labels_of
 
     train = _read(args, args.train, "en", "train")
     if not train:

@@ -8,7 +8,7 @@ One place for the layouts that ``recipes-finetune --eval-data``, the
 * wikiann (PAN-X): ``{lang}/{train,dev,test}``;
 * udpos: a Universal Dependencies release (the paper's XTREME version: v2.5), every
   treebank of a language merged per split as XTREME merges them,
-  ``*/{lang}_*-ud-{split}*.conllu`` (``data/finetune/udpos.py``); or XTREME's processed
+  ``*/{lang}_*-ud-{split}*.conllu`` (``eval/readers/udpos.py``); or XTREME's processed
   ``{train,dev,test}-{lang}.tsv`` (two columns, ``word<TAB>UPOS``);
 * mtop: ``{lang}/{train,eval,test}.txt``;
 * xsum: the raw release (``bbc-summary-data/`` and the 90-5-5 split file), or
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from .. import paper
-from ..data.finetune.udpos import treebank_pattern
 from ..errors import RecipesError
 from ..evaluations import evaluation
+from .readers.udpos import treebank_pattern
 
 XSUM_SPLIT_FILE = "XSum-TRAINING-DEV-TEST-SPLIT-90-5-5.json"
 

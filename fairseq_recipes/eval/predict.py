@@ -14,8 +14,8 @@ from seqeval.metrics import f1_score
 
 from ..criterions.labels import INTENT_HEAD, SENTENCE_HEAD, SLOT_HEAD, TAG_HEAD
 from ..data.finetune.encoding import rejoin
-from ..data.finetune.examples import IntentSlots, SentencePair, TaggedWords
 from .intervals import f1_parts, mean_parts, ratio_parts
+from .readers.examples import IntentSlots, SentencePair, TaggedWords
 
 
 def _batches(dataset, size):

@@ -61,7 +61,7 @@ def export(checkpoint, output, data=None, dtype="float32", overwrite=False) -> d
     """Write the transformers directory; returns a summary of what was written."""
     import torch
 
-    from ..data.vocab import load_dictionary
+    from ..preprocessing.vocab import load_dictionary
     from . import hf_models
     from .hf_tokenizer import build_tokenizer
 

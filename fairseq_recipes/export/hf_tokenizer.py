@@ -18,7 +18,7 @@ the mTOP task reads ``<w3>`` in its forms). The post-processor adds what the tas
 
 from types import SimpleNamespace
 
-from ..data.vocab import DOC_SEP, MASK, WORD_SENTINELS
+from ..preprocessing.vocab import DOC_SEP, MASK, WORD_SENTINELS
 
 #: spm piece types (sentencepiece_model.proto) that text can encode to
 _NORMAL, _USER_DEFINED = 1, 4

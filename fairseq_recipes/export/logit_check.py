@@ -63,7 +63,7 @@ def check(
     import transformers
     from fairseq import checkpoint_utils
 
-    from ..data.vocab import SpmTokenizer, load_dictionary
+    from ..preprocessing.vocab import SpmTokenizer, load_dictionary
 
     data = Path(data)
     texts = corpus_lines(corpus, per_lang)

@@ -9,7 +9,7 @@ defines them, and a key that tool does not know is an error naming the file and 
   recipe from seed k's checkpoint of the stage it starts from, and is fine-tuned with
   every fine-tuning seed; seed k >= 2 writes under ``checkpoints/pretrain-seed<k>/`` and
   ``results/pretrain-seed<k>/``);
-* ``[corpus]``: ``toy`` (build the embedded corpus, ``toy_corpus.py``) with its
+* ``[corpus]``: ``toy`` (build the embedded corpus, ``toy/corpus.py``) with its
   ``docs_per_lang``, ``langs`` and ``seed``, or ``input`` (a directory of
   ``{lang}.txt/.jsonl`` files), or ``data_bin`` (an existing ``recipes-preprocess``
   output: no preprocessing);
@@ -19,7 +19,7 @@ defines them, and a key that tool does not know is an error naming the file and 
   ``SMOKE``, ``GPUS_PER_NODE``, ``NODES``, ``UPDATE_DIVISOR``, ``EMBED_DIM``, ...);
   ``[pretrain.<model>]`` overrides them for one model;
 * ``[evaluate]``: ``evaluations``, ``seeds``, ``langs`` (test languages), and either ``toy``
-  (generate the embedded evaluation data, ``toy_eval.py``; ``toy_train``/``toy_dev``/
+  (generate the embedded evaluation data, ``toy/eval_sets.py``; ``toy_train``/``toy_dev``/
   ``toy_test`` examples per split) or ``data`` (``{task = "dir"}``: each dataset as
   released); ``[evaluate.finetune]``: ``recipes-finetune`` options for every task, and
   ``[evaluate.finetune.<task>]`` for one;
@@ -39,7 +39,6 @@ from typing import Dict, List, Optional
 
 from .. import paper, script_settings
 from ..cost.gpus import DEFAULT_MFU
-from ..data.toy_lexicon import LANGS as TOY_LANGS
 from ..errors import RecipesError
 from ..evaluations import NAMES as EVALUATION_NAMES
 from ..recipes import STAGES
@@ -74,7 +73,7 @@ class Config:
     input: str = ""
     data_bin: str = ""
     docs_per_lang: int = 300
-    langs: List[str] = field(default_factory=lambda: list(TOY_LANGS))
+    langs: List[str] = field(default_factory=lambda: toy_langs())
     corpus_seed: int = 1
     # [preprocess], [pretrain], [pretrain.<model>]
     preprocess: Dict[str, object] = field(default_factory=dict)
@@ -264,8 +263,8 @@ def _passthrough(table, where, source, known: set, forbidden=()) -> dict:
 
 
 def from_dict(data: dict, source: str = "(embedded default)") -> Config:
-    from ..data.binarize import build_parser as preprocess_parser
     from ..eval.finetune import build_parser as finetune_parser
+    from ..preprocessing.binarize import build_parser as preprocess_parser
 
     d = Config()
     top = _Reader(data, "", source)
@@ -292,11 +291,11 @@ def from_dict(data: dict, source: str = "(embedded default)") -> Config:
     corpus.done()
     if cfg.input or cfg.data_bin:
         cfg.toy = False
-    cfg.langs = cfg.langs or list(TOY_LANGS if cfg.toy else paper.LANGUAGES)
+    cfg.langs = cfg.langs or (toy_langs() if cfg.toy else list(paper.LANGUAGES))
     if not (cfg.toy or cfg.input or cfg.data_bin):
         corpus.error("toy", "false, but neither corpus.input nor corpus.data_bin is set")
 
-    from ..data.binarize import check_values as check_preprocess
+    from ..preprocessing.binarize import check_values as check_preprocess
 
     preprocess_required = ["--input", "-", "--output", "-"]
     known = set(_long_options(preprocess_parser(), preprocess_required))
@@ -453,3 +452,10 @@ def default_toy() -> dict:
     """The embedded default (``configs/toy.toml`` spells it out)."""
     with open(ROOT / "configs" / "toy.toml", "rb") as f:
         return tomllib.load(f)
+
+
+def toy_langs() -> List[str]:
+    """The toy corpus's languages, as the embedded default lists them (the toy world's
+    own, ``toy/lexicon.py``; the main job reads the toy world only through its
+    commands)."""
+    return list(default_toy()["corpus"]["langs"])

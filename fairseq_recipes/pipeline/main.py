@@ -120,7 +120,7 @@ class Plan:
                     self.logs / "corpus.log",
                     self.corpus / ".done",
                     argv=self.module(
-                        "fairseq_recipes.data.toy_corpus",
+                        "fairseq_recipes.toy.corpus",
                         "--output",
                         self.corpus,
                         "--langs",
@@ -144,7 +144,7 @@ class Plan:
                     self.logs / "preprocess.log",
                     self.data_bin / "manifest.json",
                     argv=self.module(
-                        "fairseq_recipes.data.binarize",
+                        "fairseq_recipes.preprocessing.binarize",
                         "--input",
                         self.corpus,
                         "--output",
@@ -162,7 +162,7 @@ class Plan:
                     self.logs / "eval-data.log",
                     self.eval_data / ".done",
                     argv=self.module(
-                        "fairseq_recipes.data.toy_eval",
+                        "fairseq_recipes.toy.eval_sets",
                         "--output",
                         self.eval_data,
                         "--langs",

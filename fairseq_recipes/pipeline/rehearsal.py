@@ -307,7 +307,7 @@ def _vocab(plan) -> int:
     manifest = plan.data_bin / "manifest.json"
     if manifest.exists():
         return json.loads(manifest.read_text())["vocab_size"]
-    from ..data.vocab import EXTRA_SYMBOLS
+    from ..preprocessing.vocab import EXTRA_SYMBOLS
 
     options = plan.cfg.preprocess
     if options.get("dictionary_size"):

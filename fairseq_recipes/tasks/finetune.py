@@ -25,9 +25,9 @@ from omegaconf import II, MISSING
 
 from .. import paper
 from ..cost.ledger import ComputeLedgerTask
-from ..data.finetune.examples import ReaderError, check_labels, labels_of
-from ..data.vocab import SpmTokenizer, load_dictionary
 from ..errors import RecipesError
+from ..eval.readers.examples import ReaderError, check_labels, labels_of
+from ..preprocessing.vocab import SpmTokenizer, load_dictionary
 
 logger = logging.getLogger(__name__)
 

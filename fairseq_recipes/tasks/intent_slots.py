@@ -6,8 +6,8 @@
 from fairseq.tasks import register_task
 
 from .. import paper
-from ..data.finetune import matis
 from ..data.finetune.datasets import LabeledPiecesDataset
+from ..eval.readers import matis
 from .finetune import FinetuneConfig, FinetuneTask
 from .word_tagging import tagged_pieces
 

@@ -22,7 +22,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig
 
 from .. import paper
 from ..data.mlm_masking import TextReplacementMaskTokensDataset
-from ..data.vocab import EXTRA_SYMBOLS
+from ..preprocessing.vocab import EXTRA_SYMBOLS
 from .multilingual_blocks import MultilingualBlocksTask, MultilingualDataConfig
 
 

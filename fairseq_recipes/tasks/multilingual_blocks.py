@@ -32,9 +32,9 @@ from ..cost.model_shape import ModelShape, count_parameters
 from ..data.packing import build_packed_blocks
 from ..data.sampling import resampling_ratios
 from ..data.shard_check import check_corpus
-from ..data.vocab import DOC_SEP, MASK
 from ..errors import RecipesError
 from ..models.freeze import protect_frozen
+from ..preprocessing.vocab import DOC_SEP, MASK
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 ``--target-format sentinels`` (default, CLASP-style): every input word is preceded by its
 word sentinel and the target names slot words by their sentinels, so the model points at
-input words instead of spelling them (``data/finetune/sentinels.py``). ``words``: the plain
+input words instead of spelling them (``eval/readers/sentinels.py``). ``words``: the plain
 format, the input as is and the target with its words. Either way the metric is SCIEM on
 forms with words: fairseq-generate prints and scores hypotheses and references with the
 sentinels mapped back to the words of their input, as the input's ids spell them.
@@ -27,10 +27,10 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from ..data.finetune.encoding import word_subwords
-from ..data.finetune.examples import ReaderError
-from ..data.finetune.mtop import read_mtop
-from ..data.finetune.sentinels import from_sentinels, sentinel_index, to_sentinels
-from ..data.vocab import WORD_SENTINELS
+from ..eval.readers.examples import ReaderError
+from ..eval.readers.mtop import read_mtop
+from ..eval.readers.sentinels import from_sentinels, sentinel_index, to_sentinels
+from ..preprocessing.vocab import WORD_SENTINELS
 from ..scoring.sciem import sciem
 from .seq2seq_finetune import Seq2SeqFinetuneConfig, Seq2SeqFinetuneTask
 

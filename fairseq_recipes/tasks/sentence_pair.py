@@ -11,10 +11,10 @@ import numpy as np
 from fairseq.tasks import register_task
 
 from .. import paper
-from ..data.finetune import xnli
 from ..data.finetune.datasets import LabeledPiecesDataset
 from ..data.finetune.encoding import pair_pieces
-from ..data.finetune.examples import lines_of
+from ..eval.readers import xnli
+from ..eval.readers.examples import lines_of
 from .finetune import FinetuneConfig, FinetuneTask
 
 HEAD = "sentence"

@@ -33,8 +33,8 @@ from fairseq.tasks import FairseqTask
 
 from .. import paper
 from ..cost.ledger import ComputeLedgerTask
-from ..data.finetune.examples import ReaderError
 from ..errors import RecipesError
+from ..eval.readers.examples import ReaderError
 from .finetune import FinetuneFilesConfig, load_vocabulary
 
 logger = logging.getLogger(__name__)

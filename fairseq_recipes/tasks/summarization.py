@@ -1,7 +1,7 @@
 """``--task recipes_summarization``: XSUM, document to one-sentence summary.
 
 ``--train-file`` / ``--valid-file`` / ``--test-file`` are any of the XSUM forms the reader
-knows (``data/finetune/xsum.py``): the raw release directory with its split file
+knows (``eval/readers/xsum.py``): the raw release directory with its split file
 (``--xsum-split-file``; the subset picks the split), a directory of extracted ``.data``
 files, or a ``{split}.source`` / ``{split}.target`` prefix. Documents longer than
 ``--max-source-tokens`` are cut (as BART does for XSUM); the paper validates by
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from fairseq.tasks import register_task
 
-from ..data.finetune.xsum import read_xsum
+from ..eval.readers.xsum import read_xsum
 from ..scoring.rouge import rouge
 from .seq2seq_finetune import Seq2SeqFinetuneConfig, Seq2SeqFinetuneTask
 

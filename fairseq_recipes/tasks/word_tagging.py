@@ -13,9 +13,9 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from .. import paper
-from ..data.finetune import panx, udpos
 from ..data.finetune.datasets import LabeledPiecesDataset
 from ..data.finetune.encoding import sentence_pieces, token_labels, word_subwords
+from ..eval.readers import panx, udpos
 from .finetune import FinetuneConfig, FinetuneTask
 
 HEAD = "tags"

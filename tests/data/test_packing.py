@@ -5,7 +5,7 @@ from fairseq.data import Dictionary, ListDataset
 from fairseq.data.indexed_dataset import MMapIndexedDataset, make_builder
 
 from fairseq_recipes.data.packing import build_packed_blocks
-from fairseq_recipes.data.vocab import DOC_SEP, MASK
+from fairseq_recipes.preprocessing.vocab import DOC_SEP, MASK
 
 
 @pytest.fixture(scope="module")

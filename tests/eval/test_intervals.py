@@ -6,9 +6,9 @@ import random
 import numpy as np
 import pytest
 
-from fairseq_recipes.data.finetune.examples import IntentSlots, SentencePair, TaggedWords
 from fairseq_recipes.eval import intervals
 from fairseq_recipes.eval.predict import score, score_parts
+from fairseq_recipes.eval.readers.examples import IntentSlots, SentencePair, TaggedWords
 
 BIO = ["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG"]
 POS = ["NOUN", "VERB", "DET", "ADJ", "PUNCT"]

@@ -2,11 +2,11 @@
 
 import pytest
 
-from fairseq_recipes.data.toy_eval import write_eval_data
 from fairseq_recipes.errors import RecipesError
 from fairseq_recipes.eval.finetune import _read, build_parser
 from fairseq_recipes.eval.layouts import task_files
 from fairseq_recipes.evaluations import EVALUATIONS
+from fairseq_recipes.toy.eval_sets import write_eval_data
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 from helpers import shared_data, ud_release
 
 from fairseq_recipes import paper
-from fairseq_recipes.data.finetune import udpos
 from fairseq_recipes.eval.finetune import _read, build_parser
 from fairseq_recipes.eval.layouts import task_files
+from fairseq_recipes.eval.readers import udpos
 
 
 @pytest.fixture(scope="module")

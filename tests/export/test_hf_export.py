@@ -15,8 +15,8 @@ import transformers
 from helpers import ROOT, mtop_line, python_module, run, train_script
 
 from fairseq_recipes.data.finetune.encoding import pair_pieces
-from fairseq_recipes.data.finetune.mtop import read_mtop
-from fairseq_recipes.data.vocab import (
+from fairseq_recipes.eval.readers.mtop import read_mtop
+from fairseq_recipes.preprocessing.vocab import (
     DOC_SEP,
     MASK,
     WORD_SENTINELS,

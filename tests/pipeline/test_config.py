@@ -18,6 +18,16 @@ def _load(tmp_path, text):
     return config.load(str(path))
 
 
+def test_a_toy_corpus_without_languages_gets_the_toy_worlds():
+    from fairseq_recipes.toy.lexicon import LANGS
+
+    assert config.toy_langs() == list(LANGS)  # configs/toy.toml lists them all
+    assert config.from_dict({}, "x").langs == list(LANGS)
+    assert config.from_dict({"corpus": {"toy": False, "input": "d"}}, "x").langs == list(
+        paper.LANGUAGES
+    )
+
+
 def test_the_default_is_configs_toy_toml():
     cfg = config.load(None)
     toy = tomllib.loads((CONFIGS / "toy.toml").read_text())

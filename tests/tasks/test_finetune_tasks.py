@@ -19,7 +19,7 @@ from fairseq_recipes.data.finetune.encoding import (
     token_labels,
     word_subwords,
 )
-from fairseq_recipes.data.vocab import SpmTokenizer, load_dictionary
+from fairseq_recipes.preprocessing.vocab import SpmTokenizer, load_dictionary
 from fairseq_recipes.scoring.sequence_labels import entity_counts, f1_from_counts
 
 

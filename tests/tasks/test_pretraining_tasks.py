@@ -8,7 +8,7 @@ from fairseq.data import data_utils
 from fairseq_setup import setup
 
 from fairseq_recipes.data.packing import build_packed_blocks
-from fairseq_recipes.data.vocab import DOC_SEP
+from fairseq_recipes.preprocessing.vocab import DOC_SEP
 from fairseq_recipes.tasks.multilingual_blocks import TaskDataError
 
 TPS = 64
@@ -147,7 +147,7 @@ def test_mlm_random_replacements_are_words(data_bin):
     from fairseq.data import MaskTokensDataset
 
     from fairseq_recipes.data.mlm_masking import TextReplacementMaskTokensDataset
-    from fairseq_recipes.data.vocab import EXTRA_SYMBOLS
+    from fairseq_recipes.preprocessing.vocab import EXTRA_SYMBOLS
 
     task = _task(data_bin, "recipes_mlm")
     d = task.dictionary

@@ -11,11 +11,11 @@ import torch
 from fairseq import models
 from helpers import fairseq, python_module, shared_data
 
-from fairseq_recipes.data.finetune.mtop import read_mtop
-from fairseq_recipes.data.finetune.sentinels import to_sentinels
-from fairseq_recipes.data.vocab import WORD_SENTINELS
 from fairseq_recipes.errors import RecipesError
+from fairseq_recipes.eval.readers.mtop import read_mtop
+from fairseq_recipes.eval.readers.sentinels import to_sentinels
 from fairseq_recipes.eval.seq2seq import generated as generated_lines
+from fairseq_recipes.preprocessing.vocab import WORD_SENTINELS
 from fairseq_recipes.scoring.rouge import rouge
 from fairseq_recipes.scoring.sciem import sciem
 from fairseq_recipes.tasks.semantic_parsing import (
@@ -358,7 +358,7 @@ def xsum_files(tmp_path):
 
 
 def test_xsum_fine_tunes_and_generates_with_beam_3(smoke, data_bin, xsum_files, tmp_path):
-    from fairseq_recipes.data.finetune.xsum import read_xsum
+    from fairseq_recipes.eval.readers.xsum import read_xsum
 
     bart = smoke("bart-12e2d")[0] / "checkpoint_last.pt"
     train, test = xsum_files

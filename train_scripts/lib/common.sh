@@ -37,8 +37,8 @@ for side in encoder $( (( R_DECODER_LAYERS > 0 )) && echo decoder ); do
 done
 
 # fairseq's data path (DATA/shard0:DATA/shard1:...) and per-language validation subsets
-data_path() { light -m fairseq_recipes.data.manifest data-path "$DATA"; }
-valid_subsets() { light -m fairseq_recipes.data.manifest valid-subsets "$DATA"; }
+data_path() { light -m fairseq_recipes.preprocessing.manifest data-path "$DATA"; }
+valid_subsets() { light -m fairseq_recipes.preprocessing.manifest valid-subsets "$DATA"; }
 
 # Processes: per node and in all, and how they are started (LAUNCHER).
 if [[ "$SMOKE" == 1 ]]; then NODES=1; fi

@@ -1,2 +1,2 @@
-"""Readers of the fine-tuning datasets in their released formats (XNLI, MultiATIS++,
-WikiANN/PAN-X, UDPOS): examples with their source line, one-line errors."""
+"""What the fine-tuning tasks read while training: examples cut into pieces the
+encoder takes (``encoding.py``) as fairseq datasets (``datasets.py``)."""

@@ -6,10 +6,10 @@ import json
 import pytest
 from helpers import mtop_line, shared_data
 
-from fairseq_recipes.data.finetune.examples import ReaderError
-from fairseq_recipes.data.finetune.mtop import read_mtop
-from fairseq_recipes.data.finetune.sentinels import from_sentinels, to_sentinels
-from fairseq_recipes.data.vocab import WORD_SENTINELS
+from fairseq_recipes.eval.readers.examples import ReaderError
+from fairseq_recipes.eval.readers.mtop import read_mtop
+from fairseq_recipes.eval.readers.sentinels import from_sentinels, to_sentinels
+from fairseq_recipes.preprocessing.vocab import WORD_SENTINELS
 from fairseq_recipes.scoring.sciem import sciem
 
 #: (words, decoupled form) as mTOP writes them: nested intents, repeated words, a word

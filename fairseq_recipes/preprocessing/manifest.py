@@ -5,8 +5,8 @@ tokens (train and valid, per shard), the shards, the sampling exponent alpha and
 probabilities p_i over train tokens, the vocabulary. ``fairseq-train`` needs two strings
 from it, printed by this module's CLI::
 
-    python -m fairseq_recipes.data.manifest data-path DIR      # DIR/shard0:DIR/shard1:...
-    python -m fairseq_recipes.data.manifest valid-subsets DIR  # valid_en,valid_fr,...
+    python -m fairseq_recipes.preprocessing.manifest data-path DIR      # DIR/shard0:DIR/shard1:...
+    python -m fairseq_recipes.preprocessing.manifest valid-subsets DIR  # valid_en,valid_fr,...
 """
 
 import argparse
@@ -139,7 +139,7 @@ def format_summary(output, manifest: dict) -> str:
 @command
 def cli_main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m fairseq_recipes.data.manifest",
+        prog="python -m fairseq_recipes.preprocessing.manifest",
         description="Print fairseq arguments for a recipes-preprocess output directory.",
     )
     sub = parser.add_subparsers(dest="command", required=True)

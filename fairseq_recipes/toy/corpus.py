@@ -24,9 +24,9 @@ from typing import List, Optional
 
 from ..atomic_files import write_text
 from ..cli import command
-from . import toy_lexicon as lex
-from .corpus import PipelineError, parse_langs
-from .toy_lexicon import LANGS, LATIN, Token, render, spell
+from ..preprocessing.corpus import PipelineError, parse_langs
+from . import lexicon as lex
+from .lexicon import LANGS, LATIN, Token, render, spell
 
 
 @dataclass

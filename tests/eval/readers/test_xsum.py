@@ -7,8 +7,8 @@ import logging
 import pytest
 from helpers import shared_data
 
-from fairseq_recipes.data.finetune.examples import ReaderError
-from fairseq_recipes.data.finetune.xsum import (
+from fairseq_recipes.eval.readers.examples import ReaderError
+from fairseq_recipes.eval.readers.xsum import (
     SPLIT_FILE,
     Summary,
     read_source_target,

@@ -25,8 +25,8 @@ from fairseq.data import Dictionary
 from tqdm import tqdm
 
 from .. import paper
+from ..data.sampling import allocate, sampling_probabilities
 from .corpus import PipelineError, iter_documents, split_sentences
-from .sampling import allocate, sampling_probabilities
 
 #: document separator, put between packed documents
 DOC_SEP = "[DOC]"

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from .. import paper
 from ..atomic_files import atomic_directory, check_output_folder
 from ..cli import command
+from ..data.sampling import sampling_probabilities
 from .corpus import (
     PipelineError,
     discover_inputs,
@@ -41,7 +42,6 @@ from .corpus import (
     scan_inputs,
 )
 from .manifest import MANIFEST_NAME, LanguageStats, format_summary, write_manifest
-from .sampling import sampling_probabilities
 from .vocab import (
     UNUSED_SYMBOL_RE,
     ParallelTokenizer,

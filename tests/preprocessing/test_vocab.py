@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from fairseq_recipes.data.corpus import PipelineError
-from fairseq_recipes.data.toy_corpus import LANGS, ToyWorld, render
-from fairseq_recipes.data.vocab import (
+from fairseq_recipes.preprocessing.corpus import PipelineError
+from fairseq_recipes.preprocessing.vocab import (
     DOC_SEP,
     MASK,
     UNUSED_SYMBOL_RE,
@@ -19,6 +18,7 @@ from fairseq_recipes.data.vocab import (
     train_spm,
     write_dictionary,
 )
+from fairseq_recipes.toy.corpus import LANGS, ToyWorld, render
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 from fairseq.data.indexed_dataset import MMapIndexedDataset
 
-from fairseq_recipes.data import binarize
-from fairseq_recipes.data.binarize import (
+from fairseq_recipes.data.sampling import sampling_probabilities
+from fairseq_recipes.preprocessing import binarize
+from fairseq_recipes.preprocessing.binarize import (
     build_parser,
     cli_main,
     encode_language,
     preprocess,
 )
-from fairseq_recipes.data.corpus import (
+from fairseq_recipes.preprocessing.corpus import (
     PipelineError,
     ReadStats,
     discover_inputs,
     iter_documents,
 )
-from fairseq_recipes.data.manifest import data_path, read_manifest, valid_subsets
-from fairseq_recipes.data.sampling import sampling_probabilities
-from fairseq_recipes.data.toy_corpus import write_corpus
-from fairseq_recipes.data.ud_text import extract, iter_ud_documents
-from fairseq_recipes.data.vocab import SpmTokenizer, load_dictionary
+from fairseq_recipes.preprocessing.manifest import data_path, read_manifest, valid_subsets
+from fairseq_recipes.preprocessing.ud_text import extract, iter_ud_documents
+from fairseq_recipes.preprocessing.vocab import SpmTokenizer, load_dictionary
+from fairseq_recipes.toy.corpus import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT / ".." / "shared" / "data"

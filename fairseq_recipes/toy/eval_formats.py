@@ -1,7 +1,7 @@
-"""The released on-disk formats of the toy evaluation sets (``toy_eval``): each function
+"""The released on-disk formats of the toy evaluation sets (``eval_sets.py``): each function
 returns a file's text from realised tokens ``[(word, upos, bio)]``.
 
-Texts are rendered with ``toy_lexicon.render`` (no spaces in ja), and offsets (CoNLL-U
+Texts are rendered with ``lexicon.render`` (no spaces in ja), and offsets (CoNLL-U
 ``SpaceAfter=No``; mTOP spans, in UTF-8 bytes as released) are found in that rendering, so
 they always agree.
 """
@@ -9,7 +9,7 @@ they always agree.
 import json
 from typing import List, Sequence, Tuple
 
-from .toy_lexicon import Token, render
+from .lexicon import Token, render
 
 #: XNLI-1.0's 19 columns (the parse columns are empty in the release too)
 XNLI_HEADER = (

@@ -11,7 +11,7 @@ dictionary (``data/vocab.WORD_SENTINELS``); nothing in a text encodes to one.
 import re
 from typing import List, Optional, Sequence
 
-from ..vocab import WORD_SENTINELS
+from ...preprocessing.vocab import WORD_SENTINELS
 from .mtop import is_structure
 
 _SENTINEL = re.compile(r"^<w(\d+)>$")

@@ -1,5 +1,5 @@
 """Small evaluation sets drawn from the toy world of the pre-training corpus
-(``toy_corpus``), written in the released on-disk formats that the fine-tuning readers
+(``corpus.py``), written in the released on-disk formats that the fine-tuning readers
 (``data/finetune``) and scripts (``train_scripts/finetune-*.sh``, ``EVAL_DATA=<output>/
 <dir>``) expect:
 
@@ -48,10 +48,10 @@ from pathlib import Path
 from ..atomic_files import atomic_directory
 from ..cli import command
 from ..evaluations import EVALUATIONS, NAMES
-from . import toy_eval_formats as fmt
-from .corpus import PipelineError, parse_langs
-from .toy_corpus import Clause, ToyWorld
-from .toy_lexicon import LANGS, render
+from ..preprocessing.corpus import PipelineError, parse_langs
+from . import eval_formats as fmt
+from .corpus import Clause, ToyWorld
+from .lexicon import LANGS, render
 
 KINDS = ("lives", "works", "age", "act", "desc", "org_in")
 FACTS = KINDS[:3]  # a person's facts, the ones XNLI and XSum state

@@ -4,8 +4,8 @@ import unicodedata
 
 import pytest
 
-from fairseq_recipes.data.corpus import PipelineError, iter_documents
-from fairseq_recipes.data.toy_corpus import (
+from fairseq_recipes.preprocessing.corpus import PipelineError, iter_documents
+from fairseq_recipes.toy.corpus import (
     LANGS,
     Clause,
     ToyWorld,

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from fairseq_recipes.data import toy_eval
-from fairseq_recipes.data.corpus import PipelineError
-from fairseq_recipes.data.finetune.examples import check_labels, labels_of
-from fairseq_recipes.data.finetune.mtop import is_structure
-from fairseq_recipes.data.finetune.sentinels import sentinel_index, to_sentinels
-from fairseq_recipes.data.toy_corpus import ToyWorld
-from fairseq_recipes.data.toy_eval import cli_main, write_eval_data
-from fairseq_recipes.data.toy_lexicon import LANGS, render
 from fairseq_recipes.eval.finetune import _read
+from fairseq_recipes.eval.readers.examples import check_labels, labels_of
+from fairseq_recipes.eval.readers.mtop import is_structure
+from fairseq_recipes.eval.readers.sentinels import sentinel_index, to_sentinels
 from fairseq_recipes.evaluations import EVALUATIONS
+from fairseq_recipes.preprocessing.corpus import PipelineError
+from fairseq_recipes.toy import eval_sets
+from fairseq_recipes.toy.corpus import ToyWorld
+from fairseq_recipes.toy.eval_sets import cli_main, write_eval_data
+from fairseq_recipes.toy.lexicon import LANGS, render
 
 SIZES = dict(train=120, dev=12, test=24)
 
@@ -312,7 +312,7 @@ def test_an_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     def fail(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(toy_eval.BUILDERS, "xsum", fail)
+    monkeypatch.setitem(eval_sets.BUILDERS, "xsum", fail)
     with pytest.raises(KeyboardInterrupt):
         write_eval_data(tmp_path / "eval", train=3, dev=1, test=1)
     assert list(tmp_path.iterdir()) == []

@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 from helpers import XNLI_HEADER, shared_data, xnli_row
 
-from fairseq_recipes.data.finetune import matis, panx, udpos, xnli
-from fairseq_recipes.data.finetune.examples import ReaderError, check_labels, labels_of
+from fairseq_recipes.eval.readers import matis, panx, udpos, xnli
+from fairseq_recipes.eval.readers.examples import ReaderError, check_labels, labels_of
 
 
 def _write(path, lines):
