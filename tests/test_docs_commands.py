@@ -47,8 +47,16 @@ if sys.path[0] != str(ROOT):
     sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 
 SHELL_TAGS = {"bash", "sh", "shell", "console", ""}
-REPO_DIRS = ("configs", "train_scripts", "tools", "preprocess", "benchmarks",
-             "fairseq_recipes", "tests", "docs")  # fmt: skip
+REPO_DIRS = (
+    "configs",
+    "train_scripts",
+    "tools",
+    "preprocess",
+    "benchmarks",
+    "fairseq_recipes",
+    "tests",
+    "docs",
+)
 PYTHONS = {"python", "python3", "python3.11", "$PYTHON", ".venv/bin/python"}
 FAIRSEQ = {"fairseq-train", "fairseq-generate", "fairseq-validate"}
 WRAPPERS = {"env", "nice", "time", "srun", "sudo", "exec"}

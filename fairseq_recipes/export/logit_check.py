@@ -69,10 +69,10 @@ def check(
     texts = corpus_lines(corpus, per_lang)
     tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
     dictionary = load_dictionary(data / "dict.txt")
-    tokenizer = SpmTokenizer(data / "spm.model", dictionary)
+    spm = SpmTokenizer(data / "spm.model", dictionary)
     for text in texts:  # the export's tokenizer is the fairseq pipeline's
         ours = tokenizer(text)["input_ids"]
-        theirs = [dictionary.bos(), *tokenizer.encode(text).tolist(), dictionary.eos()]
+        theirs = [dictionary.bos(), *spm.encode(text).tolist(), dictionary.eos()]
         if ours != theirs:
             raise RecipesError(
                 f"{hf_dir}: its tokenizer gives other ids than the data's "

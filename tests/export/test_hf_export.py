@@ -401,7 +401,7 @@ def test_tokenizer_ids_equal_the_fairseq_pipeline(exported, data_bin, raw_corpus
     # sentence pairs as the XNLI task lays them out: <s> A </s> </s> B </s>
     for first, second in zip(texts[::2], texts[1::2]):
         expected = pair_pieces(
-            0, encoder.encode(first), encoder.encode(second), 10_000, bos, eos
+            0, spm.encode(first), spm.encode(second), 10_000, bos, eos
         )[0]
         assert tokenizer(first, second)["input_ids"] == expected.tokens.tolist()
     # every symbol keeps its fairseq id
