@@ -45,6 +45,8 @@ class Evaluation:
     validate_by_generation: bool = False
     #: the metrics the report's tables show, as the paper's tables do (default: main)
     reported_metrics: Tuple[str, ...] = ()
+    #: recipes-finetune options passed on to the fairseq task when set (SEQ2SEQ)
+    task_options: Tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.reported_metrics:
@@ -141,6 +143,7 @@ _ROWS = (
         languages=_langs("de en es fr hi th"),
         scorer="recipes_sciem",
         validate_by_generation=True,
+        task_options=("--target-format",),
     ),
     Evaluation(
         name="xsum",
@@ -154,6 +157,7 @@ _ROWS = (
         languages=("en",),
         scorer="recipes_rouge",
         reported_metrics=("rouge1", "rouge2", "rougeL"),
+        task_options=("--xsum-split-file",),
     ),
 )
 

@@ -171,9 +171,9 @@ def _read(args, path, lang, split):
         data_format=args.format or evaluation(args.evaluation).data_format,
         xsum_split_file=args.xsum_split_file,
     )
-    if evaluation(args.evaluation).seq2seq:
-        return _task_class(args).read(cfg, path, lang, split=split)
-    return _task_class(args).read(cfg, path)
+    return WAYS[evaluation(args.evaluation).kind].read(
+        _task_class(args), cfg, path, lang, split
+    )
 
 
 def check_files(args, tests: dict) -> int:
@@ -217,11 +217,25 @@ class Way:
     evaluate: Callable[..., dict]
     #: whether every test label must be one training has (classes, tags; not text)
     checks_labels: bool
+    #: (fairseq task class, cfg, path, lang, split) -> the file's examples, as the task
+    #: reads them (a seq2seq reader knows the language and split: XSUM's release
+    #: serves every split from one directory)
+    read: Callable[..., list]
 
 
 WAYS = {
-    ENCODER: Way(train_args, _evaluate_encoder, checks_labels=True),
-    SEQ2SEQ: Way(seq2seq.train_args, _evaluate_seq2seq, checks_labels=False),
+    ENCODER: Way(
+        train_args,
+        _evaluate_encoder,
+        checks_labels=True,
+        read=lambda task, cfg, path, lang, split: task.read(cfg, path),
+    ),
+    SEQ2SEQ: Way(
+        seq2seq.train_args,
+        _evaluate_seq2seq,
+        checks_labels=False,
+        read=lambda task, cfg, path, lang, split: task.read(cfg, path, lang, split=split),
+    ),
 }
 
 

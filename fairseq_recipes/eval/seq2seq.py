@@ -47,10 +47,10 @@ def task_args(args) -> list:
         "--max-target-tokens",
         args.max_target_tokens,
     ]
-    if args.evaluation == "mtop":
-        out += ["--target-format", args.target_format]
-    if args.evaluation == "xsum" and args.xsum_split_file:
-        out += ["--xsum-split-file", args.xsum_split_file]
+    for option in evaluation(args.evaluation).task_options:
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value:
+            out += [option, value]
     return out
 
 
@@ -152,7 +152,8 @@ def generated(output: str, kind: str = "D") -> dict:
 
 def pointers(args) -> bool:
     """Whether hypotheses are read in the pointer form (mTOP's sentinel format)."""
-    return args.evaluation == "mtop" and args.target_format == "sentinels"
+    options = evaluation(args.evaluation).task_options
+    return "--target-format" in options and args.target_format == "sentinels"
 
 
 def pointed_forms(args):
