@@ -18,7 +18,9 @@ pre-training seeds under ``RESULTS/pretrain-seed<k>/``) and writes to ``--output
 * ``{task}.png``: per-language bars of the task's main metric, one color per model, and
   ``xsum.png``: ROUGE-1/2/L bars per model, with the 95% intervals as error bars;
 * ``seeds.png`` (with two or more runs of a model): each model's pre-training seeds and
-  the spread over fine-tuning seeds of each.
+  the spread over fine-tuning seeds of each;
+* ``findings.md``: whether the paper's three headline findings hold in these runs, each
+  comparison beyond the noise or within it (``findings.py``).
 
 The report is rebuilt from whatever runs exist; missing ones are left blank, and a table
 without any of its tasks' results (Table 2 or Table 3) is not written. A model that is not
@@ -527,6 +529,12 @@ def build_report(results: Path, output: Path, order=None) -> list:
             _write(output / f"{name}.md", table[0] + "\n")
             _write(output / f"{name}.csv", _csv(table[1]))
             written += [output / f"{name}.md", output / f"{name}.csv"]
+    from .findings import findings_markdown  # findings.py reads this module's cells
+
+    findings = findings_markdown(found)
+    if findings is not None:
+        _write(output / "findings.md", findings + "\n")
+        written.append(output / "findings.md")
     seeds = seeds_figure(found, output)
     return written + charts(found, output) + ([seeds] if seeds else [])
 

@@ -199,6 +199,7 @@ def test_seq2seq_only_tree(tmp_path):
     written = build_report(root, tmp_path / "report")
     names = sorted(p.name for p in written)
     assert names == [
+        "findings.md",  # finding 3: 2stage-bart-12e12d against bart-12e12d
         "languages.csv",
         "languages.md",
         "mtop.png",
@@ -215,6 +216,7 @@ def test_xsum_only_tree_has_no_language_table(tmp_path):
     root = _seq2seq_tree(tmp_path / "results", tasks=("xsum",))
     written = build_report(root, tmp_path / "report")
     assert sorted(p.name for p in written) == [
+        "findings.md",
         "seeds.png",
         "table3.csv",
         "table3.md",
