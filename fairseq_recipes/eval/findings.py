@@ -179,11 +179,11 @@ def findings_markdown(found: dict) -> Optional[str]:
             ],
         )
         result = verdict(finding, [row[-1] for row in rows])
-        parts.append(f"## {title}\n\n**{result}.**\n\n{table}")
+        parts.append(f"### {title}\n\n**{result}.**\n\n{table}")
     if not parts:
         return None
     return (
-        "# The paper's findings in these runs\n\n"
+        "## The paper's findings in these runs\n\n"
         + HOW_TO_READ
         + "\n\n"
         + "\n\n".join(parts)

@@ -357,6 +357,8 @@ def build(plan) -> Path:
         "## Per-language results (Tables 4-9)",
         tables.get("languages", "(no results yet)"),
     ]
+    if "findings" in tables:  # its own "## The paper's findings" section
+        sections.append(tables["findings"])
     sections += [
         f"![{p.stem}]({p.name})"
         for p in figures

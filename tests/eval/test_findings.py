@@ -154,11 +154,11 @@ def test_report_writes_findings(tmp_path):
     written = build_report(tmp_path / "results", tmp_path / "report")
     text = (tmp_path / "report" / "findings.md").read_text()
     assert tmp_path / "report" / "findings.md" in written
-    assert "## 1. the MLM encoder beats" in text
+    assert "### 1. the MLM encoder beats" in text
     assert "**holds: every comparison beyond the noise.**" in text
     assert (
         "| wikiann f1 en | roberta-12e | bart-12e12d | +10.0 | 1.0 / 1.0 | above |"
         in text
     )
     # findings 2 and 3 have no model of theirs with results: no section
-    assert "## 2." not in text and "## 3." not in text
+    assert "### 2." not in text and "### 3." not in text

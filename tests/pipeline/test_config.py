@@ -46,6 +46,21 @@ def test_every_shipped_configuration_loads(name):
     assert cfg.models == list(STAGES)
 
 
+def test_the_small_configuration_runs_what_the_findings_compare():
+    from fairseq_recipes.eval import findings
+
+    cfg = config.load(str(CONFIGS / "small.toml"))
+    compared = {f.model for f in findings.FINDINGS} | {
+        m for f in findings.FINDINGS for m in f.others or ()
+    }
+    assert set(cfg.models) == compared
+    tasks = {t for f in findings.FINDINGS for t in f.tasks}
+    assert set(cfg.evaluations) == tasks
+    # an interval over pre-training seeds needs 3 to be narrower than the spread x 4.3
+    assert cfg.pretrain_seeds == 3 and cfg.seeds == 2
+    assert cfg.pretrain_env("bart-12e12d")["EMBED_DIM"] == "128"
+
+
 def test_the_paper_configuration_keeps_every_paper_number_at_its_default():
     cfg = config.load(str(CONFIGS / "paper.toml"))
     assert cfg.langs == list(paper.LANGUAGES) and cfg.seeds == paper.FINETUNE_SEEDS

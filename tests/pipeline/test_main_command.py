@@ -100,6 +100,10 @@ def test_every_number_is_finite(runs):
     numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", report)
     assert len(numbers) > 200 and all(math.isfinite(float(n)) for n in numbers)
     assert not re.search(r"\b(nan|inf)\b", report, flags=re.I)
+    # every model of the three findings ran: each has its section and a verdict
+    findings = report.split("## The paper's findings in these runs", 1)[1]
+    for number in (1, 2, 3):
+        assert re.search(rf"### {number}\. .*\n\n\*\*\w", findings)
     for name in ["table2", "table3", "languages"]:
         with open(work / "results" / f"{name}.csv") as f:
             rows = list(csv.DictReader(f))
