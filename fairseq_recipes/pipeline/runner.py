@@ -17,6 +17,8 @@ SIGKILL, as a preemption or an out-of-memory kill would, when its log matches) a
 then run again with the same command, which must resume: the rehearsal's resume.
 """
 
+import ctypes
+import gc
 import json
 import os
 import re
@@ -212,6 +214,19 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def release_memory() -> None:
+    """Hand the memory a finished Python-call job freed back to the system. glibc keeps
+    freed heap pages for reuse: after the rehearsal's 54 fine-tuning runs at width 1024 a
+    worker held 10.1 GB it no longer used, and the export it then started (13.4 GB) was
+    killed for memory on a 24 GB machine. gc breaks the runs' reference cycles and
+    ``malloc_trim`` returns the free pages (measured: 9.5 GB -> 0.5 GB)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
 def _resolve(spec: str) -> Callable:
     import importlib
 
@@ -312,6 +327,7 @@ def _execute(job: Job, threads: int, disk_root: Optional[Path] = None) -> str:
             sampler.stopped.set()
             sampler.join()
             sampler.sample_disk()
+            release_memory()  # before the worker's next job, which may be a command
         hwm = _status_kb("self", "VmHWM:") * 1024 if measured else 0
         used = dict(
             peak_rss=hwm,

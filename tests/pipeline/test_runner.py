@@ -75,6 +75,54 @@ def test_python_call_jobs_run_in_the_worker_with_their_output_in_the_log(tmp_pat
     assert job.is_done() and "hello from a worker" in job.log.read_text()
 
 
+#: what the fragmenting job leaves allocated: one chunk above all the freed ones, so that
+#: glibc cannot give the heap back by shrinking it from the top
+_kept = []
+
+
+def _rss_to(path):
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with open(path, "a") as out:
+        out.write(f"{kb * 1024}\n")
+
+
+def _fragment_heap(path, megabytes):
+    """Record the worker's resident memory, then allocate ``megabytes`` in 4 KB chunks
+    (malloc's heap, as a fine-tuning run's many tensors are) and free all but the last."""
+    _rss_to(path)
+    chunks = [bytes(4000) for _ in range(megabytes * 256)]
+    _kept.append(chunks[-1])
+    del chunks
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_a_worker_gives_back_the_memory_a_python_call_job_freed(tmp_path):
+    """The rehearsal's export was killed for memory because the worker still held 10 GB
+    the fine-tuning runs before it had freed: the next job starts without it."""
+    rss = tmp_path / "rss"
+    jobs = [
+        Job(
+            "fragment",
+            tmp_path / "a.log",
+            tmp_path / "a.done",
+            call="tests.pipeline.test_runner:_fragment_heap",
+            args=(str(rss), 400),
+        ),
+        Job(
+            "next",
+            tmp_path / "b.log",
+            tmp_path / "b.done",
+            call="tests.pipeline.test_runner:_rss_to",
+            args=(str(rss),),
+            after=["fragment"],
+        ),
+    ]
+    run(jobs, workers=1, threads=1, out=io.StringIO())
+    before, after = map(int, rss.read_text().split())
+    assert after - before < 100e6  # without the release: about 400 MB more
+
+
 def test_an_unknown_dependency_is_an_error(tmp_path):
     with pytest.raises(RecipesError, match="depends on unknown job"):
         run([_job(tmp_path, "a", after=["zzz"])], workers=1, threads=1, out=io.StringIO())
