@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from fairseq_recipes.errors import RecipesError
-from fairseq_recipes.pipeline.runner import Job, _execute, run
+from fairseq_recipes.pipeline.runner import Job, _execute, _status_kb, run
 
 
 def _job(tmp_path, name, after=(), fail=False):
@@ -81,10 +81,8 @@ _kept = []
 
 
 def _rss_to(path):
-    with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     with open(path, "a") as out:
-        out.write(f"{kb * 1024}\n")
+        out.write(f"{_status_kb('self', 'VmRSS:') * 1024}\n")
 
 
 def _fragment_heap(path, megabytes):
