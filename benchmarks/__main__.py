@@ -20,6 +20,7 @@ BENCHMARKS = [
     "benchmarks.recipe_cost",
     "benchmarks.distributed",
     "benchmarks.attention_kernels",
+    "benchmarks.checkpoint_load",
 ]
 
 

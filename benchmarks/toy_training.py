@@ -10,14 +10,17 @@ import torch
 PLUGIN = Path(__file__).resolve().parents[1] / "fairseq_recipes"
 
 
-def toy_shard(workdir: Path) -> Path:
-    """The first shard of a preprocessed toy corpus (8 languages, 40 documents each)."""
+def toy_shard(workdir: Path, docs_per_lang: int = 40, dictionary_size: int = 0) -> Path:
+    """The first shard of a preprocessed toy corpus (8 languages, ``docs_per_lang``
+    documents each; ``dictionary_size``: the dictionary padded to that many entries)."""
     from fairseq_recipes.preprocessing import binarize
     from fairseq_recipes.toy import corpus as toy_corpus
 
     # their reports go to stderr: stdout is the benchmarks' table
     with contextlib.redirect_stdout(sys.stderr):
-        toy_corpus.cli_main(["--output", str(workdir / "text"), "--docs-per-lang", "40"])
+        toy_corpus.cli_main(
+            ["--output", str(workdir / "text"), "--docs-per-lang", str(docs_per_lang)]
+        )
         binarize.cli_main(
             [
                 "--input",
@@ -28,6 +31,8 @@ def toy_shard(workdir: Path) -> Path:
                 "2000",
                 "--valid-docs",
                 "2",
+                "--dictionary-size",
+                str(dictionary_size),
             ]
         )
     return workdir / "bin" / "shard0"

@@ -7,6 +7,7 @@ from . import (
     clean_exit,
     distributed,
     fused_attention,
+    load_without_init,
     resume_fallback,
     safe_checkpoints,
     save_dir_lock,
@@ -25,3 +26,4 @@ def install() -> None:
     save_dir_lock.install()
     distributed.install()
     fused_attention.install()
+    load_without_init.install()

@@ -6,7 +6,9 @@ model's ``build_model`` is not told which (``from_checkpoint`` stops at the task
 that initializes itself from another checkpoint (recipe 2's warm start) must do so only
 for a new run: a trained two-stage checkpoint has to load without the MLM checkpoint it
 started from. This wraps fairseq's loader so that :func:`loading_checkpoint` is true
-while it builds models, whichever task does the building.
+while it builds models, whichever task does the building, and so that a strict load (the
+default) builds them without the random initialisation the checkpoint replaces
+(:mod:`.load_without_init`).
 """
 
 import functools
@@ -14,6 +16,7 @@ import os
 import threading
 
 from ..errors import RecipesError
+from . import load_without_init
 from .patching import wrap_once
 
 _state = threading.local()
@@ -34,7 +37,15 @@ def _patched(original):
                 raise RecipesError(f"{filename}: no such checkpoint file (--path)")
         _state.depth = getattr(_state, "depth", 0) + 1
         try:
-            return original(*args, **kwargs)
+            strict = args[3] if len(args) > 3 else kwargs.get("strict", True)
+            given = args[6] if len(args) > 6 else kwargs.get("state")
+            # keys may be missing, or a second try would see the state dict the first
+            # one's upgrade hooks changed: the stock initialisation
+            if not strict or given is not None:
+                return original(*args, **kwargs)
+            return load_without_init.loaded(
+                lambda: original(*args, **kwargs), lambda result: result[0]
+            )
         finally:
             _state.depth -= 1
 

@@ -30,6 +30,7 @@ from fairseq.models import (
 from fairseq.models.bart.model import BARTModel
 
 from ..checkpoints import encoder_state
+from ..compat import load_without_init
 from ..compat.checkpoint_loading import loading_checkpoint
 from ..errors import RecipesError
 from .two_stage import TwoStageModel
@@ -90,14 +91,22 @@ class PretrainedSeq2Seq(BARTModel):
                 f"--arch {ARCH}: unknown pre-trained architecture {pretrained_arch!r}"
             )
         ARCH_CONFIG_REGISTRY[pretrained_arch](args)
-        model = ARCH_MODEL_REGISTRY[pretrained_arch].build_model(args, task)
-        if state is not None:
+        build = lambda: ARCH_MODEL_REGISTRY[pretrained_arch].build_model(  # noqa: E731
+            args, task
+        )
+        if state is None:  # fairseq's loader replaces the weights (and skips the init)
+            model = build()
+        else:
             embed = state["model"].get("encoder.embed_tokens.weight")
             rows = embed.shape[0] if embed is not None else -1
             encoder_state.check_dictionary(
                 state, args.seq2seq_from, task.source_dictionary, rows
             )
-            _load(model, state["model"], args.seq2seq_from)
+            # every weight comes from the checkpoint: none is drawn first
+            model = load_without_init.loaded(
+                lambda: _loaded(build(), state["model"], args.seq2seq_from),
+                lambda model: [model],
+            )
         if getattr(args, "freeze_embeddings", False):
             freeze_embeddings(model)
         return model
@@ -135,12 +144,14 @@ def _copy_options(source, args, path) -> None:
     logger.info(f"fine-tuning {path}: a {arch} model")
 
 
-def _load(model, weights, path) -> None:
+def _loaded(model, weights, path):
     try:
-        model.load_state_dict(weights, strict=True)
+        # a copy: fairseq's upgrade hooks edit the dict, and a second try needs it as read
+        model.load_state_dict(dict(weights), strict=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise RecipesError(f"{path}: weights do not fit the model ({first})") from None
+    return model
 
 
 @register_model_architecture(ARCH, ARCH)

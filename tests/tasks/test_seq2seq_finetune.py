@@ -133,7 +133,10 @@ def _model(checkpoint, data_bin, mtop, **options):
 def test_the_model_is_the_checkpoint_own(smoke, data_bin, mtop, name):
     path = smoke(name)[0] / "checkpoint_last.pt"
     state = torch.load(path, map_location="cpu", weights_only=False)
+    before = torch.get_rng_state()
     model = _model(path, data_bin, mtop)
+    # every weight comes from the checkpoint: none was drawn first (load_without_init)
+    assert torch.equal(before, torch.get_rng_state())
     assert type(model).__name__ == ("TwoStageModel" if "2stage" in name else "BARTModel")
     ours = model.state_dict()
     assert ours.keys() == state["model"].keys()
