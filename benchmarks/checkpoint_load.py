@@ -1,6 +1,7 @@
 """Loading a checkpoint at the paper's shapes: fairseq's loader as it comes (the model's
 random initialisation drawn, then replaced) against the plugin's
-(``compat/load_without_init.py``: no draw).
+(``compat/load_without_init.py``: built on the meta device, the checkpoint's tensors
+assigned).
 
 A ``bart_12e12d`` of the paper's shape (width 1024, FFN 4096, 16 heads, 12 + 12 layers,
 a dictionary padded to XLM-R's 250,002 entries: 610M parameters, a 2.4 GB checkpoint

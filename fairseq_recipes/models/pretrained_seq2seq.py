@@ -91,9 +91,11 @@ class PretrainedSeq2Seq(BARTModel):
                 f"--arch {ARCH}: unknown pre-trained architecture {pretrained_arch!r}"
             )
         ARCH_CONFIG_REGISTRY[pretrained_arch](args)
-        build = lambda: ARCH_MODEL_REGISTRY[pretrained_arch].build_model(  # noqa: E731
-            args, task
-        )
+
+        def build():
+            with load_without_init.building():  # on meta inside loaded(): no memory
+                return ARCH_MODEL_REGISTRY[pretrained_arch].build_model(args, task)
+
         if state is None:  # fairseq's loader replaces the weights (and skips the init)
             model = build()
         else:
