@@ -76,30 +76,30 @@ def building():
         yield
 
 
-def _tensors(module: torch.nn.Module) -> Iterable[torch.Tensor]:
-    for sub in module.modules():
-        yield from sub.parameters(recurse=False)
-        yield from sub.buffers(recurse=False)
-        yield from (v for v in vars(sub).values() if isinstance(v, torch.Tensor))
+def _entries(modules: Iterable[torch.nn.Module]):
+    """(slots, name, tensor) of every parameter, buffer and tensor attribute."""
+    for module in modules:
+        for sub in module.modules():
+            for slots in (sub._parameters, sub._buffers, vars(sub)):
+                for name, t in list(slots.items()):
+                    if isinstance(t, torch.Tensor):
+                        yield slots, name, t
 
 
 def _fill_empty(modules: Iterable[torch.nn.Module]) -> None:
     """An empty tensor made at build (``_future_mask``, a cache) holds nothing to load:
     the CPU tensor stock would have made."""
-    for module in modules:
-        for sub in module.modules():
-            for slots in (sub._parameters, sub._buffers, vars(sub)):
-                for name, t in list(slots.items()):
-                    if isinstance(t, torch.Tensor) and t.is_meta and not t.numel():
-                        empty = torch.empty(t.shape, dtype=t.dtype)
-                        if isinstance(t, torch.nn.Parameter):
-                            empty = torch.nn.Parameter(empty, t.requires_grad)
-                        slots[name] = empty
+    for slots, name, t in _entries(modules):
+        if t.is_meta and not t.numel():
+            empty = torch.empty(t.shape, dtype=t.dtype)
+            if isinstance(t, torch.nn.Parameter):
+                empty = torch.nn.Parameter(empty, t.requires_grad)
+            slots[name] = empty
 
 
 def has_meta(modules: Iterable[torch.nn.Module]) -> bool:
     """Whether a parameter, buffer or tensor attribute of ``modules`` has no data."""
-    return any(t.is_meta for m in modules for t in _tensors(m))
+    return any(t.is_meta for _, _, t in _entries(modules))
 
 
 def _slots(module: torch.nn.Module) -> Dict[int, List[str]]:

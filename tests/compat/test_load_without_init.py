@@ -43,7 +43,7 @@ def test_the_loader_draws_nothing_and_loads_what_stock_loads(bart):
     assert torch.equal(before, torch.get_rng_state())
     (stock,), _, _ = _stock_load(bart)
     assert _same_weights(model, stock)
-    state = torch.load(bart, map_location="cpu", weights_only=False)["model"]
+    state = torch.load(bart, map_location="cpu", weights_only=True)["model"]
     ours = model.state_dict()
     assert all(torch.equal(ours[k], v) for k, v in state.items() if k in ours)
     assert not load_without_init.has_meta([model])
@@ -76,7 +76,7 @@ def test_load_model_ensemble_positional_strict_false_keeps_the_stock_init(bart):
 
 
 def test_a_checkpoint_holding_nan_loads_as_stock_loads_it_once(bart, tmp_path):
-    state = torch.load(bart, map_location="cpu", weights_only=False)
+    state = torch.load(bart, map_location="cpu", weights_only=True)
     key = "decoder.layers.0.fc1.weight"
     state["model"][key][0, 0] = float("nan")
     path = tmp_path / "nan.pt"
