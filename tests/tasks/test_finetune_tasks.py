@@ -7,10 +7,13 @@ import random
 import pytest
 import torch
 from fairseq import checkpoint_utils
+from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq_setup import setup
 from helpers import XNLI_HEADER, fairseq, shared_data, train_losses, xnli_row
 from seqeval.metrics import f1_score
 
+from fairseq_recipes.checkpoints import encoder_state
+from fairseq_recipes.compat import load_without_init
 from fairseq_recipes.data.finetune.encoding import (
     IGNORE,
     pair_pieces,
@@ -130,6 +133,15 @@ def test_encoder_of_any_checkpoint(smoke, data_bin, tmp_path, source):
         "--max-piece-tokens",
         128,
     )
+    before = torch.get_rng_state()
+    bare = ARCH_MODEL_REGISTRY["recipes_encoder_heads"].build_model(ns, task)
+    # every encoder weight comes from the checkpoint: none was drawn first
+    assert torch.equal(before, torch.get_rng_state())
+    assert not load_without_init.has_meta([bare])
+    expected = encoder_state.encoder_weights(encoder_state.load(str(checkpoint)))
+    loaded = bare.encoder.sentence_encoder.state_dict()
+    assert loaded.keys() <= expected.keys()
+    assert all(torch.equal(v, expected[k]) for k, v in loaded.items())
     model = task.build_model(ns).eval()
     (original,), _ = checkpoint_utils.load_model_ensemble([str(checkpoint)])
     original.eval()
