@@ -10,7 +10,11 @@ transformers at the same shape, before and after ("stock": fairseq's own attenti
   the same weights (the export's mapping, ``export/hf_models.py``), SDPA attention, and
   steps with ``torch.optim.Adam``. One thread; in each round the stock, fused and
   transformers steps run in turn on the same batch, and a ratio is the median of the
-  per-round ratios. Goal: fused at most 0.95.
+  per-round ratios. Goal: fused at most 0.95. Then one more step of each under torch's
+  profiler splits its time into matrix products (``mm``, ``addmm``, ``bmm``), dropout's
+  masks (``bernoulli_``) and the rest (each operator's own time; the profiler's
+  per-operator cost falls in the rest, on both sides alike): where the two libraries run
+  the same kernels, and how much of a step is left to differ.
 * ``decode``: beam-3 decoding of 64 inputs (noised 128-token blocks, batches of 16) by a
   ``bart_12e12d`` of that shape: fairseq-generate's path (the checkpoint loaded by
   ``load_model_ensemble_and_task``, ``prepare_for_inference_``, the task's generator)
@@ -152,6 +156,29 @@ def _transformers_step(arch, model, optimizer, batch, pad):
     optimizer.zero_grad(set_to_none=True)
 
 
+#: operators by kind, for the split of a step's time
+MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm")
+DROPOUT_MASKS = ("aten::bernoulli_",)
+
+
+def _kernel_split(step) -> dict:
+    """Seconds of one ``step()`` by kind of operator (the operators' own CPU time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    own = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+    total = sum(own.values())
+    matrix = sum(own.get(name, 0.0) for name in MATRIX_PRODUCTS)
+    masks = sum(own.get(name, 0.0) for name in DROPOUT_MASKS)
+    return {
+        "step_s": total,
+        "matrix_products_s": matrix,
+        "dropout_masks_s": masks,
+        "rest_s": total - matrix - masks,
+    }
+
+
 def train(data: Path, rounds: int) -> dict:
     from fairseq_recipes.compat.fused_attention import stock_attention
 
@@ -162,15 +189,20 @@ def train(data: Path, rounds: int) -> dict:
         optimizer = torch.optim.Adam(hf.parameters(), lr=LR)
         pad = task.dictionary.pad()
         times = {"stock": [], "fused": [], "transformers": []}
-        for step, batch in enumerate(fixed_batches(task, data, rounds + 1, BATCH)):
+
+        def step(name, batch):
+            if name == "transformers":
+                _transformers_step(arch, hf, optimizer, batch, pad)
+            else:
+                with stock_attention(name == "stock"):
+                    side.train_step([batch])
+
+        batches = fixed_batches(task, data, rounds + 2, BATCH)
+        for round_, batch in enumerate(batches[:-1]):
             for name in times:
                 start = time.perf_counter()
-                if name == "transformers":
-                    _transformers_step(arch, hf, optimizer, batch, pad)
-                else:
-                    with stock_attention(name == "stock"):
-                        side.train_step([batch])
-                if step > 0:  # the first round warms up
+                step(name, batch)
+                if round_ > 0:  # the first round warms up
                     times[name].append(time.perf_counter() - start)
         hf_times = times["transformers"]
         figures[arch] = {
@@ -186,6 +218,9 @@ def train(data: Path, rounds: int) -> dict:
             ),
         }
         figures[arch]["goal_met"] = figures[arch]["over_transformers_fused"] <= 0.95
+        figures[arch]["profiled_step"] = {
+            name: _kernel_split(lambda: step(name, batches[-1])) for name in times
+        }
     return figures
 
 

@@ -40,3 +40,21 @@ def test_runner_runs_only_what_is_asked(fake_benchmarks, capsys):
     runner.main(["--only", "fake_b"])
     keys = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert keys == ["fake_b.count", "fake_b.quick", "fake_b._seconds"]
+
+
+def test_the_profiled_split_of_a_step_counts_each_kind_once():
+    import torch
+
+    from benchmarks.attention_kernels import _kernel_split
+
+    a = torch.randn(256, 256)
+    split = _kernel_split(
+        lambda: (a @ a, torch.bmm(a[None], a[None]), torch.empty(4096).bernoulli_(0.5))
+    )
+    parts = ("matrix_products_s", "dropout_masks_s", "rest_s")
+    assert split["step_s"] == pytest.approx(sum(split[p] for p in parts))
+    assert split["matrix_products_s"] > 0 and split["dropout_masks_s"] > 0
+    assert split["rest_s"] >= 0
+    nothing = _kernel_split(lambda: a.add(1))
+    assert nothing["matrix_products_s"] == nothing["dropout_masks_s"] == 0
+    assert nothing["rest_s"] == nothing["step_s"] > 0
