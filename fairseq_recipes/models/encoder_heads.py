@@ -7,8 +7,8 @@ encoder's shape comes from that checkpoint, so nothing needs repeating on the co
 line; it is recorded in this model's arguments, so the fine-tuned checkpoint loads
 without the pre-trained one. The MLM head, if any, is dropped. The encoder is built on
 ``meta`` and the checkpoint's tensors assigned (``compat/load_without_init.py``): no
-encoder weight is drawn only to be overwritten (at width 1024 with 250,002 rows, most of
-a fine-tuning run's start); the heads, registered after, are drawn as before.
+encoder weight is drawn only to be overwritten (at width 1024 with 250,002 rows, seconds
+of every fine-tuning run's start); the heads, registered after, are drawn as before.
 
 Heads are MLPs (``MLPHead``: dropout, linear, GELU per hidden layer, then dropout and
 the output layer) registered by the task: on the first token ``<s>`` for sentence labels,
