@@ -215,3 +215,19 @@ def loaded(
     logger.info("a tensor was not in the checkpoint: building the model again, stock")
     del result
     return build_and_load()
+
+
+def built_and_loaded(
+    build: Callable[[], torch.nn.Module], load: Callable[[torch.nn.Module], None]
+) -> torch.nn.Module:
+    """A model that ``build()`` makes on ``meta`` and ``load(model)`` fills from a
+    checkpoint (through ``load_state_dict``): no weight is drawn first; stock if any
+    tensor is left unloaded (:func:`loaded`)."""
+
+    def build_and_load():
+        with building():
+            model = build()
+        load(model)
+        return model
+
+    return loaded(build_and_load, lambda model: [model])

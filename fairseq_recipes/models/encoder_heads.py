@@ -89,16 +89,13 @@ class EncoderHeadsModel(RobertaModel):
         build = super().build_model
         if state is None:  # fairseq's loader replaces the weights (and skips the init)
             model = build(args, task)
-        else:
-
-            def build_and_load():
-                with load_without_init.building():  # on meta inside loaded()
-                    model = build(args, task)
-                _load_encoder(model, state, args.encoder_from, task.source_dictionary)
-                return model
-
-            # every encoder weight comes from the checkpoint: none is drawn first
-            model = load_without_init.loaded(build_and_load, lambda model: [model])
+        else:  # every encoder weight comes from the checkpoint: none is drawn first
+            model = load_without_init.built_and_loaded(
+                lambda: build(args, task),
+                lambda model: _load_encoder(
+                    model, state, args.encoder_from, task.source_dictionary
+                ),
+            )
         if getattr(args, "freeze_embeddings", False):
             encoder = model.encoder.sentence_encoder
             for module in (encoder.embed_tokens, encoder.embed_positions):

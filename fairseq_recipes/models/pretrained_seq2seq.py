@@ -105,9 +105,8 @@ class PretrainedSeq2Seq(BARTModel):
                 state, args.seq2seq_from, task.source_dictionary, rows
             )
             # every weight comes from the checkpoint: none is drawn first
-            model = load_without_init.loaded(
-                lambda: _loaded(build(), state["model"], args.seq2seq_from),
-                lambda model: [model],
+            model = load_without_init.built_and_loaded(
+                build, lambda model: _load(model, state["model"], args.seq2seq_from)
             )
         if getattr(args, "freeze_embeddings", False):
             freeze_embeddings(model)
@@ -146,14 +145,13 @@ def _copy_options(source, args, path) -> None:
     logger.info(f"fine-tuning {path}: a {arch} model")
 
 
-def _loaded(model, weights, path):
+def _load(model, weights, path):
     try:
         # a copy: fairseq's upgrade hooks edit the dict, and a second try needs it as read
         model.load_state_dict(dict(weights), strict=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise RecipesError(f"{path}: weights do not fit the model ({first})") from None
-    return model
 
 
 @register_model_architecture(ARCH, ARCH)
